@@ -1,0 +1,42 @@
+//! Parley's media plane, minimal edition: enough RTP to verify SIP calls end to end.
+//!
+//! What is here:
+//!
+//! - [`g711`] and [`codec`]: G.711 µ-law (PCMU) and A-law (PCMA), 8 kHz mono.
+//! - [`source`]: audio to send, from [`source::SourceSpec`] strings such as
+//!   `silence`, `tone:1000` or `wav:/path/file.wav`.
+//! - [`sink`]: a WAV recording of the audio received, readable after a crash.
+//! - [`telephone_event`]: DTMF as RFC 4733 telephone events, both ways.
+//! - [`media_description`]: the negotiated format and direction of a call.
+//! - [`rtp_session`]: [`MediaSession`], the sans-I/O RTP session of one call:
+//!   paced sending, mute, hold directions, symmetric RTP latching, a small
+//!   reorder window that turns loss into silence, counters.
+//! - [`analysis`]: level and dominant frequency, to check that a tone sent
+//!   is the tone received.
+//!
+//! What the full audio engine adds later: Opus (RFC 7587), SRTP with SDES keys
+//! (RFC 3711, RFC 4568), RTCP reports and RTT (RFC 3550 §6), an adaptive
+//! jitter buffer with loss concealment and time-scale modification, a proper
+//! resampler, and live devices through cpal with lock-free rings between the
+//! network and the audio callbacks.
+
+pub mod analysis;
+pub mod codec;
+pub mod g711;
+pub mod media_description;
+pub mod rtp_session;
+pub mod sink;
+pub mod source;
+pub mod telephone_event;
+
+mod pacer;
+mod reorder;
+mod rtp_packet;
+mod sequence;
+
+pub use codec::Codec;
+pub use media_description::{MediaDirection, MediaFormat};
+pub use rtp_session::{MediaConfig, MediaEvent, MediaSession, MediaStats};
+pub use sink::WavRecorder;
+pub use source::{AudioSource, SourceSpec};
+pub use telephone_event::DtmfDigit;

@@ -1,0 +1,1007 @@
+//! The RTP media of one call, sans I/O (RFC 3550, RFC 3551, RFC 4733).
+//!
+//! The runtime owns the UDP socket and the clock. It feeds datagrams in with
+//! [`MediaSession::handle_packet`], sends what [`MediaSession::poll_transmit`]
+//! returns, wakes up at [`MediaSession::poll_timeout`], and drains
+//! [`MediaSession::poll_event`] after every call.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rtp::header::Header;
+
+use crate::codec::Codec;
+use crate::media_description::{MediaDirection, MediaFormat};
+use crate::pacer::Pacer;
+use crate::reorder::{Chunk, Placement, ReorderBuffer};
+use crate::rtp_packet;
+use crate::sequence::SequenceTracker;
+use crate::sink::{SinkError, WavRecorder};
+use crate::source::AudioSource;
+use crate::telephone_event::{DtmfDigit, DtmfPacket, DtmfReceiver, DtmfSender, TelephoneEvent};
+
+/// Errors of this module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    /// DTMF was asked for but the peer did not offer `telephone-event`.
+    #[error("telephone-event was not negotiated, so DTMF cannot be sent in RTP")]
+    DtmfNotNegotiated,
+    /// DTMF was asked for while the call sends no media (held or inactive).
+    #[error("the call sends no media now, so DTMF cannot be sent")]
+    NotSending,
+}
+
+/// Everything a [`MediaSession`] needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Our synchronisation source identifier (RFC 3550 §8.1: random).
+    pub ssrc: u32,
+    /// Sequence number of our first packet (RFC 3550 §5.1: random).
+    pub initial_sequence: u16,
+    /// RTP timestamp of our first packet (RFC 3550 §5.1: random).
+    pub initial_timestamp: u32,
+    /// The negotiated format.
+    pub format: MediaFormat,
+    /// Where to send: the address of the peer's SDP (`c=` and `m=`), until
+    /// latching finds the one its packets really come from.
+    pub remote: SocketAddr,
+    /// The negotiated direction.
+    pub direction: MediaDirection,
+}
+
+impl MediaConfig {
+    /// A configuration with random SSRC, initial sequence number and timestamp,
+    /// as RFC 3550 §5.1 and §8.1 ask.
+    pub fn new(format: MediaFormat, remote: SocketAddr, direction: MediaDirection) -> Self {
+        Self {
+            ssrc: rand::random(),
+            initial_sequence: rand::random(),
+            initial_timestamp: rand::random(),
+            format,
+            remote,
+            direction,
+        }
+    }
+}
+
+/// Something that happened to a [`MediaSession`].
+#[derive(Debug)]
+pub enum MediaEvent {
+    /// The first valid RTP packet of the call arrived: media flows.
+    FirstPacketReceived,
+    /// Media is now sent to the address the peer's packets come from
+    /// (symmetric RTP, RFC 4961; latching, RFC 7362 §4), which a NAT may
+    /// have made different from the one in its SDP.
+    RemoteLatched {
+        /// The address now sent to.
+        addr: SocketAddr,
+    },
+    /// The peer pressed a key (RFC 4733).
+    DtmfReceived {
+        /// The key.
+        digit: DtmfDigit,
+        /// How long the tone lasted.
+        duration_ms: u32,
+    },
+    /// Writing the recording failed; recording has stopped, the call goes on.
+    RecordingFailed {
+        /// What went wrong.
+        error: SinkError,
+    },
+}
+
+/// Packet and byte counters of a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaStats {
+    /// RTP packets sent, audio and telephone events.
+    pub packets_sent: u64,
+    /// Bytes of RTP sent, headers included.
+    pub bytes_sent: u64,
+    /// Valid RTP packets accepted from the peer.
+    pub packets_received: u64,
+    /// Bytes of those packets, headers included.
+    pub bytes_received: u64,
+    /// Datagrams that are not RTP, or whose telephone-event payload is cut short.
+    pub packets_malformed: u64,
+    /// Valid RTP with a payload type not negotiated, or from another address
+    /// than the latched one.
+    pub packets_ignored: u64,
+    /// Packets the peer sent that never arrived, from sequence numbers
+    /// (RFC 3550 §6.4.1: duplicates hide losses).
+    pub packets_lost: u64,
+    /// Audio packets that arrived after their turn, or twice, and were dropped.
+    pub packets_late: u64,
+}
+
+/// The RTP media of one call: G.711 audio and RFC 4733 DTMF both ways, with
+/// an optional recording of what is received.
+///
+/// End a recording with [`stop_recording`](Self::stop_recording): dropping the
+/// session finalises the file too, but loses the few packets held for
+/// reordering and any error.
+pub struct MediaSession {
+    ssrc: u32,
+    format: MediaFormat,
+    remote: SocketAddr,
+    direction: MediaDirection,
+    muted: bool,
+    source: Box<dyn AudioSource + Send>,
+    recorder: Option<WavRecorder>,
+    events: VecDeque<MediaEvent>,
+    stats: MediaStats,
+    sender: Sender,
+    receiver: Receiver,
+}
+
+/// State of what we send.
+struct Sender {
+    pacer: Pacer,
+    /// RTP timestamp of slot 0 of the pacer.
+    origin_timestamp: u32,
+    sequence: u16,
+    /// The next audio packet starts a talkspurt (RFC 3551 §4.1): the first
+    /// of the stream, the first after DTMF or after a stall.
+    marker: bool,
+    dtmf_queue: VecDeque<DtmfDigit>,
+    dtmf: Option<DtmfSender>,
+    /// One packet of samples, reused.
+    pcm: Vec<i16>,
+}
+
+/// State of what we receive.
+struct Receiver {
+    /// Whether the remote address is locked to where packets came from.
+    latched: bool,
+    first_received: bool,
+    last_received: Option<Instant>,
+    ssrc: Option<u32>,
+    sequence: SequenceTracker,
+    reorder: ReorderBuffer,
+    dtmf: DtmfReceiver,
+    /// One packet of decoded samples, reused.
+    pcm: Vec<i16>,
+}
+
+impl Receiver {
+    /// Packets held back to undo reordering: 60 ms at 20 ms per packet.
+    const REORDER_WINDOW: usize = 3;
+    /// Timestamp jumps up to this are filled with silence in the recording;
+    /// larger ones (a long hold, a restarted clock) are not.
+    const MAX_GAP_SECONDS: u32 = 5;
+
+    fn new(codec: Codec) -> Self {
+        Self {
+            latched: false,
+            first_received: false,
+            last_received: None,
+            ssrc: None,
+            sequence: SequenceTracker::default(),
+            reorder: ReorderBuffer::new(
+                Self::REORDER_WINDOW,
+                Self::MAX_GAP_SECONDS * codec.clock_rate(),
+            ),
+            dtmf: DtmfReceiver::new(codec.clock_rate()),
+            pcm: Vec::new(),
+        }
+    }
+}
+
+/// A received packet, classified.
+enum Incoming {
+    Audio,
+    Event(TelephoneEvent),
+}
+
+impl MediaSession {
+    /// Starts the media of a call at `now`, sending audio from `source`.
+    pub fn new(config: MediaConfig, source: Box<dyn AudioSource + Send>, now: Instant) -> Self {
+        let format = config.format;
+        Self {
+            ssrc: config.ssrc,
+            format,
+            remote: config.remote,
+            direction: config.direction,
+            muted: false,
+            source,
+            recorder: None,
+            events: VecDeque::new(),
+            stats: MediaStats::default(),
+            sender: Sender {
+                pacer: Pacer::new(now, format.ptime()),
+                origin_timestamp: config.initial_timestamp,
+                sequence: config.initial_sequence,
+                marker: true,
+                dtmf_queue: VecDeque::new(),
+                dtmf: None,
+                pcm: Vec::with_capacity(usize::from(format.samples_per_packet().get())),
+            },
+            receiver: Receiver::new(format.codec()),
+        }
+    }
+
+    // ----- Sending -------------------------------------------------------
+
+    /// The next datagram to send and where to, if one is due at `now`.
+    ///
+    /// Packet n is due at start + n · ptime. A caller that is late gets the
+    /// packets it missed, one per call; after a stall of more than 200 ms the
+    /// missed ones are skipped (the RTP timestamp still advances with time,
+    /// RFC 3550 §5.1) and the next has the marker bit. While a digit is
+    /// being sent, its telephone-event packets take the place of audio
+    /// (RFC 4733 §2.5.1.2). Muted, the packets carry silence, which keeps
+    /// NAT bindings open; when the direction does not send, nothing is sent.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+        if !self.direction.sends() {
+            return None;
+        }
+        let slot = self.sender.pacer.poll(now)?;
+        self.sender.marker |= slot.after_gap;
+        let timestamp = self.timestamp_of(slot.index);
+        let datagram = match self.next_dtmf_packet(timestamp) {
+            Some((payload_type, packet)) => self.event_datagram(payload_type, &packet),
+            None => self.audio_datagram(timestamp),
+        };
+        self.stats.packets_sent += 1;
+        self.stats.bytes_sent += datagram.len() as u64;
+        Some((self.remote, datagram))
+    }
+
+    /// When [`poll_transmit`](Self::poll_transmit) is next due, if it is.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if self.direction.sends() {
+            self.sender.pacer.next_due()
+        } else {
+            None
+        }
+    }
+
+    /// Queues a DTMF digit, sent as RFC 4733 telephone events of 100 ms
+    /// after the digits queued before it.
+    pub fn send_dtmf(&mut self, digit: DtmfDigit) -> Result<(), SessionError> {
+        if self.format.telephone_event_pt().is_none() {
+            return Err(SessionError::DtmfNotNegotiated);
+        }
+        if !self.direction.sends() {
+            return Err(SessionError::NotSending);
+        }
+        self.sender.dtmf_queue.push_back(digit);
+        Ok(())
+    }
+
+    /// Mutes or unmutes: muted, silence is sent in place of the source.
+    pub fn set_muted(&mut self, muted: bool) {
+        self.muted = muted;
+    }
+
+    /// Replaces the audio source.
+    pub fn set_source(&mut self, source: Box<dyn AudioSource + Send>) {
+        self.source = source;
+    }
+
+    /// The sender's half of a re-INVITE: a new direction. Digits not sent
+    /// yet are dropped when the new direction does not send.
+    pub fn set_direction(&mut self, direction: MediaDirection) {
+        self.direction = direction;
+        if !direction.sends() {
+            self.cancel_dtmf();
+        }
+    }
+
+    /// A new remote address, from a re-INVITE; latching starts over, so the
+    /// first packet from the peer's actual address locks it again.
+    pub fn set_remote(&mut self, remote: SocketAddr) {
+        self.remote = remote;
+        self.receiver.latched = false;
+    }
+
+    /// A new format, from a re-INVITE. The SSRC, sequence numbers and RTP
+    /// clock carry on; a new ptime applies from the next packet on. Digits
+    /// not sent yet are dropped if telephone-event is no longer negotiated.
+    pub fn update(&mut self, format: MediaFormat) {
+        if format.ptime() != self.format.ptime() {
+            self.sender.origin_timestamp = self.timestamp_of(self.sender.pacer.next_index());
+            self.sender.pacer.set_interval(format.ptime());
+        }
+        if format.telephone_event_pt().is_none() {
+            self.cancel_dtmf();
+        }
+        self.format = format;
+    }
+
+    fn cancel_dtmf(&mut self) {
+        self.sender.dtmf_queue.clear();
+        self.sender.dtmf = None;
+    }
+
+    /// RTP timestamp of a pacer slot; it wraps modulo 2^32 (RFC 3550 §5.1).
+    fn timestamp_of(&self, slot: u64) -> u32 {
+        let units = slot.wrapping_mul(u64::from(self.format.samples_per_packet().get()));
+        // Truncating to 32 bits is the modulo-2^32 wrap of RTP timestamps.
+        self.sender.origin_timestamp.wrapping_add(units as u32)
+    }
+
+    /// The telephone-event packet for the slot at `timestamp` and its payload
+    /// type, if a digit is being sent or is next in the queue.
+    fn next_dtmf_packet(&mut self, timestamp: u32) -> Option<(u8, DtmfPacket)> {
+        let payload_type = self.format.telephone_event_pt()?;
+        let sender = &mut self.sender;
+        if sender.dtmf.is_none() {
+            let tone =
+                self.format.codec().clock_rate() / 1_000 * u32::from(DtmfSender::DEFAULT_TONE_MS);
+            let tone = u16::try_from(tone).unwrap_or(u16::MAX);
+            let interval = self.format.samples_per_packet();
+            sender.dtmf = sender
+                .dtmf_queue
+                .pop_front()
+                .map(|digit| DtmfSender::new(digit, timestamp, tone, interval));
+        }
+        let packet = sender.dtmf.as_mut()?.next();
+        if packet.is_none() {
+            // The digit is over: audio resumes, as a new talkspurt.
+            sender.dtmf = None;
+            sender.marker = true;
+        }
+        Some((payload_type, packet?))
+    }
+
+    fn event_datagram(&mut self, payload_type: u8, packet: &DtmfPacket) -> Vec<u8> {
+        let header = self.next_header(packet.marker, payload_type, packet.timestamp);
+        rtp_packet::build(&header, TelephoneEvent::LEN, |out| {
+            out.extend_from_slice(&packet.event.encode());
+        })
+    }
+
+    fn audio_datagram(&mut self, timestamp: u32) -> Vec<u8> {
+        let marker = std::mem::take(&mut self.sender.marker);
+        let header = self.next_header(marker, self.format.payload_type(), timestamp);
+        let pcm = &mut self.sender.pcm;
+        pcm.resize(usize::from(self.format.samples_per_packet().get()), 0);
+        if self.muted {
+            pcm.fill(0);
+        } else {
+            self.source.fill(pcm);
+        }
+        let codec = self.format.codec();
+        rtp_packet::build(&header, pcm.len(), |out| codec.encode(pcm, out))
+    }
+
+    /// The header of the next packet; sequence numbers count every packet,
+    /// telephone events included (RFC 4733 §2.5.1.6).
+    fn next_header(&mut self, marker: bool, payload_type: u8, timestamp: u32) -> Header {
+        let sequence_number = self.sender.sequence;
+        self.sender.sequence = sequence_number.wrapping_add(1);
+        Header {
+            version: 2,
+            marker,
+            payload_type,
+            sequence_number,
+            timestamp,
+            ssrc: self.ssrc,
+            ..Header::default()
+        }
+    }
+
+    // ----- Receiving -----------------------------------------------------
+
+    /// Takes a datagram that arrived at `now` from `from` on our RTP port.
+    ///
+    /// Anything that is not RTP is counted and dropped. RTP with a payload
+    /// type we did not negotiate is ignored. The first valid packet latches
+    /// the remote address (symmetric RTP, RFC 4961; RFC 7362 §4); after that,
+    /// packets from other addresses are ignored. Audio is decoded and
+    /// recorded in timestamp order; telephone events become digits.
+    pub fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let Some(packet) = rtp_packet::parse(bytes) else {
+            tracing::trace!(%from, len = bytes.len(), "malformed RTP dropped");
+            self.stats.packets_malformed += 1;
+            return;
+        };
+        let header = &packet.header;
+        let incoming = if header.payload_type == self.format.payload_type() {
+            Incoming::Audio
+        } else if Some(header.payload_type) == self.format.telephone_event_pt() {
+            let Ok(event) = TelephoneEvent::decode(&packet.payload) else {
+                self.stats.packets_malformed += 1;
+                return;
+            };
+            Incoming::Event(event)
+        } else {
+            self.stats.packets_ignored += 1;
+            return;
+        };
+        if self.receiver.latched && from != self.remote {
+            self.stats.packets_ignored += 1;
+            return;
+        }
+        self.accept(now, from, header.ssrc, bytes.len());
+        self.receiver.sequence.update(header.sequence_number);
+        if !self.direction.receives() {
+            return;
+        }
+        match incoming {
+            Incoming::Audio => self.handle_audio(header.timestamp, &packet.payload),
+            Incoming::Event(event) => self.receiver.dtmf.handle_event(header.timestamp, &event),
+        }
+        self.collect_digits();
+    }
+
+    /// Bookkeeping for a packet accepted from the peer.
+    fn accept(&mut self, now: Instant, from: SocketAddr, ssrc: u32, len: usize) {
+        self.stats.packets_received += 1;
+        self.stats.bytes_received += len as u64;
+        let receiver = &mut self.receiver;
+        receiver.last_received = Some(now);
+        if !receiver.first_received {
+            receiver.first_received = true;
+            self.events.push_back(MediaEvent::FirstPacketReceived);
+        }
+        if !receiver.latched {
+            receiver.latched = true;
+            self.remote = from;
+            tracing::debug!(%from, "remote media address latched");
+            self.events
+                .push_back(MediaEvent::RemoteLatched { addr: from });
+        }
+        if receiver.ssrc != Some(ssrc) {
+            if receiver.ssrc.is_some() {
+                // A new stream (RFC 3550 §8.2): new sequence numbers, a new
+                // timestamp base, new events.
+                tracing::debug!(ssrc, "remote SSRC changed");
+                receiver.sequence.restart();
+                receiver.dtmf = DtmfReceiver::new(self.format.codec().clock_rate());
+                let recorder = &mut self.recorder;
+                let flushed = receiver
+                    .reorder
+                    .restart(&mut |chunk| record(recorder, chunk));
+                if let Err(error) = flushed {
+                    self.recording_failed(error);
+                }
+            }
+            self.receiver.ssrc = Some(ssrc);
+        }
+    }
+
+    fn handle_audio(&mut self, timestamp: u32, payload: &[u8]) {
+        let receiver = &mut self.receiver;
+        receiver.dtmf.handle_audio(timestamp);
+        receiver.pcm.clear();
+        self.format.codec().decode(payload, &mut receiver.pcm);
+        let recorder = &mut self.recorder;
+        let placement = receiver
+            .reorder
+            .push(timestamp, &receiver.pcm, &mut |chunk| {
+                record(recorder, chunk)
+            });
+        match placement {
+            Ok(Placement::Accepted) => {}
+            Ok(Placement::Late) => self.stats.packets_late += 1,
+            Err(error) => self.recording_failed(error),
+        }
+    }
+
+    fn collect_digits(&mut self) {
+        while let Some(received) = self.receiver.dtmf.poll_digit() {
+            self.events.push_back(MediaEvent::DtmfReceived {
+                digit: received.digit,
+                duration_ms: self.format.to_ms(received.duration),
+            });
+        }
+    }
+
+    fn recording_failed(&mut self, error: SinkError) {
+        tracing::warn!(%error, "recording stopped");
+        self.recorder = None;
+        self.events.push_back(MediaEvent::RecordingFailed { error });
+    }
+
+    /// Records received audio into `recorder`, from the next packet on, with
+    /// lost packets as silence. A recording already running is stopped
+    /// first; the error returned is that recording's.
+    pub fn record_to(&mut self, recorder: WavRecorder) -> Result<(), SinkError> {
+        let stopped = self.stop_recording();
+        self.recorder = Some(recorder);
+        stopped
+    }
+
+    /// Writes the audio still held for reordering and finalises the recording.
+    pub fn stop_recording(&mut self) -> Result<(), SinkError> {
+        let recorder = &mut self.recorder;
+        let flushed = self
+            .receiver
+            .reorder
+            .restart(&mut |chunk| record(recorder, chunk));
+        let finalized = self.recorder.take().map_or(Ok(()), WavRecorder::finalize);
+        flushed.and(finalized)
+    }
+
+    // ----- Observing -----------------------------------------------------
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        self.events.pop_front()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> MediaStats {
+        MediaStats {
+            packets_lost: self.receiver.sequence.lost(),
+            ..self.stats
+        }
+    }
+
+    /// When the last packet was accepted from the peer, to hang up after a
+    /// media timeout.
+    pub fn last_received(&self) -> Option<Instant> {
+        self.receiver.last_received
+    }
+
+    /// Where media is sent.
+    pub fn remote(&self) -> SocketAddr {
+        self.remote
+    }
+
+    /// The format in use.
+    pub fn format(&self) -> MediaFormat {
+        self.format
+    }
+}
+
+impl std::fmt::Debug for MediaSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaSession")
+            .field("ssrc", &self.ssrc)
+            .field("format", &self.format)
+            .field("remote", &self.remote)
+            .field("direction", &self.direction)
+            .field("muted", &self.muted)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes a chunk of received audio to the recording, if there is one.
+fn record(recorder: &mut Option<WavRecorder>, chunk: Chunk<'_>) -> Result<(), SinkError> {
+    let Some(recorder) = recorder else {
+        return Ok(());
+    };
+    match chunk {
+        Chunk::Audio(samples) => recorder.write_samples(samples),
+        Chunk::Silence(count) => recorder.write_silence(count),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+    use rtp::packet::Packet;
+
+    use super::*;
+    use crate::source::{Silence, Tone};
+    use std::num::NonZeroU16;
+
+    const PEER: &str = "192.0.2.1:4000";
+    const NATTED_PEER: &str = "198.51.100.7:5555";
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn config(telephone_event_pt: Option<u8>) -> MediaConfig {
+        MediaConfig {
+            ssrc: 0x1234_5678,
+            initial_sequence: 65_534,
+            initial_timestamp: u32::MAX - 100,
+            format: MediaFormat::new(Codec::Pcmu, 0, telephone_event_pt, 20).unwrap(),
+            remote: addr(PEER),
+            direction: MediaDirection::SendRecv,
+        }
+    }
+
+    fn tone() -> Box<dyn AudioSource + Send> {
+        Box::new(Tone::new(1_000.0, Tone::DEFAULT_AMPLITUDE).unwrap())
+    }
+
+    /// Everything due at `now`, parsed.
+    fn sent(session: &mut MediaSession, now: Instant) -> Vec<(SocketAddr, Packet)> {
+        std::iter::from_fn(|| session.poll_transmit(now))
+            .map(|(to, bytes)| (to, rtp_packet::parse(&bytes).unwrap()))
+            .collect()
+    }
+
+    fn one_sent(session: &mut MediaSession, now: Instant) -> Packet {
+        let mut packets = sent(session, now);
+        assert_eq!(packets.len(), 1);
+        packets.remove(0).1
+    }
+
+    fn datagram(payload_type: u8, sequence: u16, timestamp: u32, payload: &[u8]) -> Vec<u8> {
+        let header = Header {
+            version: 2,
+            payload_type,
+            sequence_number: sequence,
+            timestamp,
+            ssrc: 0xCAFE,
+            ..Header::default()
+        };
+        rtp_packet::build(&header, payload.len(), |out| out.extend_from_slice(payload))
+    }
+
+    fn events(session: &mut MediaSession) -> Vec<MediaEvent> {
+        std::iter::from_fn(|| session.poll_event()).collect()
+    }
+
+    #[test]
+    fn sessions_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<MediaSession>();
+        assert_send::<MediaEvent>();
+    }
+
+    #[test]
+    fn random_config_differs() {
+        let format = config(None).format;
+        let a = MediaConfig::new(format, addr(PEER), MediaDirection::SendRecv);
+        let b = MediaConfig::new(format, addr(PEER), MediaDirection::SendRecv);
+        assert_ne!(
+            (a.ssrc, a.initial_sequence, a.initial_timestamp),
+            (b.ssrc, b.initial_sequence, b.initial_timestamp)
+        );
+    }
+
+    #[test]
+    fn sends_one_packet_per_ptime_with_consecutive_numbers() {
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(None), tone(), start);
+        assert_eq!(session.poll_timeout(), Some(start));
+        let mut packets = Vec::new();
+        for n in 0..4 {
+            let now = start + ms(20 * n);
+            let sent = sent(&mut session, now);
+            assert_eq!(sent.len(), 1, "packet {n}");
+            assert_eq!(sent[0].0, addr(PEER));
+            packets.push(sent[0].1.clone());
+            assert_eq!(session.poll_timeout(), Some(start + ms(20 * (n + 1))));
+        }
+        let sequences: Vec<_> = packets.iter().map(|p| p.header.sequence_number).collect();
+        assert_eq!(sequences, [65_534, 65_535, 0, 1]);
+        let timestamps: Vec<_> = packets.iter().map(|p| p.header.timestamp).collect();
+        assert_eq!(timestamps, [u32::MAX - 100, 59, 219, 379]);
+        let markers: Vec<_> = packets.iter().map(|p| p.header.marker).collect();
+        assert_eq!(markers, [true, false, false, false]);
+        assert!(packets.iter().all(|p| p.header.payload_type == 0
+            && p.header.ssrc == 0x1234_5678
+            && p.payload.len() == 160));
+        assert_eq!(session.stats().packets_sent, 4);
+        assert_eq!(session.stats().bytes_sent, 4 * 172);
+    }
+
+    #[test]
+    fn a_late_caller_catches_up_but_a_stall_skips_ahead() {
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(None), tone(), start);
+        assert_eq!(sent(&mut session, start + ms(100)).len(), 6);
+        // A stall of a second: one packet, a new talkspurt, timestamps in step with time.
+        let packets = sent(&mut session, start + ms(1_105));
+        assert_eq!(packets.len(), 1);
+        let header = &packets[0].1.header;
+        assert!(header.marker);
+        assert_eq!(header.timestamp, (u32::MAX - 100).wrapping_add(55 * 160));
+        assert_eq!(header.sequence_number, 65_534u16.wrapping_add(6));
+        assert_eq!(session.poll_timeout(), Some(start + ms(1_120)));
+    }
+
+    #[test]
+    fn muted_sessions_send_silence() {
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(None), tone(), start);
+        session.set_muted(true);
+        let packet = one_sent(&mut session, start);
+        assert!(packet.payload.iter().all(|&code| code == 0xFF));
+        session.set_muted(false);
+        let packet = one_sent(&mut session, start + ms(20));
+        assert!(packet.payload.iter().any(|&code| code != 0xFF));
+    }
+
+    #[test]
+    fn nothing_is_sent_unless_the_direction_sends() {
+        let start = Instant::now();
+        let mut config = config(Some(101));
+        config.direction = MediaDirection::RecvOnly;
+        let mut session = MediaSession::new(config, tone(), start);
+        assert_eq!(session.poll_timeout(), None);
+        assert!(session.poll_transmit(start).is_none());
+        assert_eq!(
+            session.send_dtmf(DtmfDigit::try_from('1').unwrap()),
+            Err(SessionError::NotSending)
+        );
+
+        // Taken off hold a second later: sending resumes in step with time.
+        session.set_direction(MediaDirection::SendRecv);
+        let packet = one_sent(&mut session, start + ms(1_000));
+        assert!(packet.header.marker);
+        assert_eq!(
+            packet.header.timestamp,
+            (u32::MAX - 100).wrapping_add(50 * 160)
+        );
+
+        session
+            .send_dtmf(DtmfDigit::try_from('1').unwrap())
+            .unwrap();
+        session.set_direction(MediaDirection::Inactive);
+        session.set_direction(MediaDirection::SendOnly);
+        let packet = one_sent(&mut session, start + ms(1_020));
+        assert_eq!(
+            packet.header.payload_type, 0,
+            "the digit was dropped on hold"
+        );
+    }
+
+    #[test]
+    fn dtmf_replaces_audio_while_a_digit_plays() {
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(Some(101)), tone(), start);
+        assert_eq!(
+            MediaSession::new(config(None), tone(), start)
+                .send_dtmf(DtmfDigit::try_from('1').unwrap()),
+            Err(SessionError::DtmfNotNegotiated)
+        );
+        let mut packets = Vec::new();
+        for n in 0..12u64 {
+            if n == 2 {
+                session
+                    .send_dtmf(DtmfDigit::try_from('#').unwrap())
+                    .unwrap();
+            }
+            packets.push(one_sent(&mut session, start + ms(20 * n)));
+        }
+        let kinds: String = packets
+            .iter()
+            .map(|p| match (p.header.payload_type, p.header.marker) {
+                (0, false) => 'a',
+                (0, true) => 'A',
+                (101, false) => 'e',
+                (101, true) => 'E',
+                _ => '?',
+            })
+            .collect();
+        assert_eq!(kinds, "AaEeeeeeeAaa");
+        let event_start = packets[2].header.timestamp;
+        assert_eq!(event_start, (u32::MAX - 100).wrapping_add(2 * 160));
+        for packet in &packets[2..9] {
+            assert_eq!(packet.header.timestamp, event_start);
+            let event = TelephoneEvent::decode(&packet.payload).unwrap();
+            assert_eq!(event.event, 11);
+        }
+        let ends: Vec<_> = packets[2..9]
+            .iter()
+            .map(|p| TelephoneEvent::decode(&p.payload).unwrap().end)
+            .collect();
+        assert_eq!(ends, [false, false, false, false, true, true, true]);
+        assert_eq!(
+            packets[9].header.timestamp,
+            event_start.wrapping_add(7 * 160)
+        );
+        for pair in packets.windows(2) {
+            assert_eq!(
+                pair[1].header.sequence_number,
+                pair[0].header.sequence_number.wrapping_add(1)
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_ptime_applies_from_the_next_packet() {
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(Some(101)), tone(), start);
+        one_sent(&mut session, start);
+        one_sent(&mut session, start + ms(20));
+        session.update(MediaFormat::new(Codec::Pcma, 8, None, 30).unwrap());
+        assert_eq!(session.poll_timeout(), Some(start + ms(40)));
+        let packet = one_sent(&mut session, start + ms(40));
+        assert_eq!(packet.header.timestamp, (u32::MAX - 100).wrapping_add(320));
+        assert_eq!((packet.header.payload_type, packet.payload.len()), (8, 240));
+        assert_eq!(session.poll_timeout(), Some(start + ms(70)));
+        let packet = one_sent(&mut session, start + ms(70));
+        assert_eq!(packet.header.timestamp, (u32::MAX - 100).wrapping_add(560));
+        assert_eq!(session.format().codec(), Codec::Pcma);
+    }
+
+    #[test]
+    fn the_remote_address_latches_to_the_first_valid_source() {
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(Some(101)), Box::new(Silence), start);
+        // Neither garbage nor an unknown payload type latches.
+        session.handle_packet(start, addr("203.0.113.9:1"), b"not rtp");
+        session.handle_packet(start, addr("203.0.113.9:1"), &datagram(96, 1, 0, &[0; 160]));
+        assert!(events(&mut session).is_empty());
+        assert_eq!(session.remote(), addr(PEER));
+
+        session.handle_packet(start, addr(NATTED_PEER), &datagram(0, 1, 0, &[0xFF; 160]));
+        let events = events(&mut session);
+        assert!(matches!(events[0], MediaEvent::FirstPacketReceived));
+        assert!(
+            matches!(events[1], MediaEvent::RemoteLatched { addr: a } if a == addr(NATTED_PEER))
+        );
+        assert_eq!(events.len(), 2);
+        assert_eq!(sent(&mut session, start)[0].0, addr(NATTED_PEER));
+        assert_eq!(session.last_received(), Some(start));
+
+        // Someone else, even with valid RTP, is ignored.
+        session.handle_packet(
+            start + ms(5),
+            addr("203.0.113.9:1"),
+            &datagram(0, 2, 160, &[0xFF; 160]),
+        );
+        assert_eq!(session.remote(), addr(NATTED_PEER));
+        assert_eq!(session.last_received(), Some(start));
+
+        // A re-INVITE moves the peer: latching starts over.
+        session.set_remote(addr("192.0.2.2:4000"));
+        session.handle_packet(
+            start + ms(10),
+            addr("192.0.2.2:4002"),
+            &datagram(0, 3, 320, &[0xFF; 160]),
+        );
+        let events: Vec<_> = std::iter::from_fn(|| session.poll_event()).collect();
+        assert!(
+            matches!(events[..], [MediaEvent::RemoteLatched { addr: a }] if a == addr("192.0.2.2:4002"))
+        );
+
+        let stats = session.stats();
+        assert_eq!(
+            (
+                stats.packets_malformed,
+                stats.packets_ignored,
+                stats.packets_received
+            ),
+            (1, 2, 2)
+        );
+        assert_eq!(stats.bytes_received, 2 * 172);
+    }
+
+    #[test]
+    fn telephone_events_become_digits_once() {
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(Some(101)), Box::new(Silence), start);
+        let digit = DtmfDigit::try_from('7').unwrap();
+        let interval = NonZeroU16::new(160).unwrap();
+        let packets = DtmfSender::new(digit, 8_000, 960, interval);
+        for (sequence, packet) in (10..).zip(packets) {
+            let bytes = datagram(101, sequence, packet.timestamp, &packet.event.encode());
+            session.handle_packet(start, addr(PEER), &bytes);
+        }
+        // A payload cut short is malformed, not a digit.
+        session.handle_packet(start, addr(PEER), &datagram(101, 20, 9_000, &[7, 0x8A]));
+        let digits: Vec<_> = events(&mut session)
+            .into_iter()
+            .filter_map(|event| match event {
+                MediaEvent::DtmfReceived { digit, duration_ms } => {
+                    Some((digit.as_char(), duration_ms))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(digits, [('7', 120)]);
+        assert_eq!(session.stats().packets_malformed, 1);
+    }
+
+    #[test]
+    fn a_session_that_does_not_receive_plays_nothing() {
+        let start = Instant::now();
+        let mut config = config(Some(101));
+        config.direction = MediaDirection::SendOnly;
+        let mut session = MediaSession::new(config, Box::new(Silence), start);
+        let end = TelephoneEvent {
+            event: 1,
+            end: true,
+            volume: 10,
+            duration: 800,
+        };
+        session.handle_packet(start, addr(PEER), &datagram(101, 1, 0, &end.encode()));
+        let events = events(&mut session);
+        assert!(events
+            .iter()
+            .all(|e| !matches!(e, MediaEvent::DtmfReceived { .. })));
+        assert_eq!(session.stats().packets_received, 1);
+    }
+
+    #[test]
+    fn recording_failures_stop_the_recording_not_the_call() {
+        struct Full;
+        impl std::io::Write for Full {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl std::io::Seek for Full {
+            fn seek(&mut self, _: std::io::SeekFrom) -> std::io::Result<u64> {
+                Ok(0)
+            }
+        }
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(None), Box::new(Silence), start);
+        // hound writes the header up front, so a full disk shows at once.
+        assert!(WavRecorder::from_writer(Full).is_err());
+
+        let recorder = WavRecorder::from_writer(Cursor::new(Vec::new())).unwrap();
+        session.record_to(recorder).unwrap();
+        session.handle_packet(start, addr(PEER), &datagram(0, 1, 0, &[0xFF; 160]));
+        session.stop_recording().unwrap();
+        assert!(
+            session.stop_recording().is_ok(),
+            "stopping twice is harmless"
+        );
+    }
+
+    fn arbitrary_rtp() -> impl Strategy<Value = Vec<u8>> {
+        (
+            any::<u8>(),
+            prop_oneof![Just(0u8), Just(8), Just(101), any::<u8>()],
+            any::<u16>(),
+            prop_oneof![any::<u32>(), 0u32..2_000],
+            prop_oneof![Just(0xCAFEu32), any::<u32>()],
+            proptest::collection::vec(any::<u8>(), 0..400),
+        )
+            .prop_map(|(first, second, sequence, timestamp, ssrc, rest)| {
+                // Version 2 most of the time, any flags and CSRC count.
+                let mut bytes = vec![first & 0x3F | 0x80, second];
+                bytes.extend_from_slice(&sequence.to_be_bytes());
+                bytes.extend_from_slice(&timestamp.to_be_bytes());
+                bytes.extend_from_slice(&ssrc.to_be_bytes());
+                bytes.extend_from_slice(&rest);
+                bytes
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic(
+            datagrams in proptest::collection::vec(
+                (
+                    prop_oneof![arbitrary_rtp(), proptest::collection::vec(any::<u8>(), 0..64)],
+                    0usize..3,
+                    0u64..100,
+                ),
+                0..60,
+            ),
+            direction in prop_oneof![
+                Just(MediaDirection::SendRecv),
+                Just(MediaDirection::SendOnly),
+                Just(MediaDirection::RecvOnly),
+                Just(MediaDirection::Inactive),
+            ],
+        ) {
+            let start = Instant::now();
+            let mut config = config(Some(101));
+            config.direction = direction;
+            let mut session = MediaSession::new(config, tone(), start);
+            session.record_to(WavRecorder::from_writer(Cursor::new(Vec::new())).unwrap()).unwrap();
+            let sources = [addr(PEER), addr(NATTED_PEER), addr("203.0.113.9:1")];
+            let mut now = start;
+            let count = datagrams.len() as u64;
+            for (bytes, source, advance_ms) in datagrams {
+                now += ms(advance_ms);
+                session.handle_packet(now, sources[source], &bytes);
+                while session.poll_event().is_some() {}
+                while session.poll_transmit(now).is_some() {}
+            }
+            let stats = session.stats();
+            prop_assert_eq!(
+                stats.packets_received + stats.packets_malformed + stats.packets_ignored,
+                count
+            );
+            prop_assert!(session.stop_recording().is_ok());
+        }
+    }
+}
