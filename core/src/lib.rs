@@ -5,5 +5,6 @@
 //! (`handle_*`, with the current time passed in as `now`) and polled for outputs (`poll_*`).
 //! The runtime crate owns the I/O and drains outputs after every input (DESIGN §1).
 
+pub mod agent;
 pub mod sdp;
 pub mod sip;

@@ -763,6 +763,26 @@ impl UserAgent {
         });
     }
 
+    /// Reports the outcome of a transfer the peer asked for (REFER) when the application
+    /// handled it without [`DialOptions::referred_by`]: it declined (603), could not place
+    /// the call, or completed it some other way (RFC 3515 §2.4.5).
+    ///
+    /// [`DialOptions::referred_by`]: super::DialOptions::referred_by
+    pub fn transfer_outcome(
+        &mut self,
+        now: Instant,
+        handle: CallHandle,
+        code: u16,
+        phrase: &str,
+    ) -> Result<(), CommandError> {
+        let call = active(&mut self.calls, handle)?;
+        if call.transfer_in.is_none() {
+            return Err(CommandError::InvalidState(handle));
+        }
+        self.send_transfer_notify(now, handle, code, phrase);
+        Ok(())
+    }
+
     /// Tells the peer that referred us how the call it asked for is going (on final
     /// statuses the subscription ends, RFC 3515 §2.4.5).
     pub(super) fn notify_referrer(

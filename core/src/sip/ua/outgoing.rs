@@ -37,7 +37,11 @@ impl UserAgent {
         let session_id = self.core.rng.random::<u32>().into();
         let mut sdp = SdpSession::new(session_id, local_media, self.core.config.media.clone());
         let offer = sdp.create_offer(Direction::SendRecv);
-        let from = self.core.local_identity().with_tag(&local_tag);
+        let from = options
+            .caller
+            .clone()
+            .unwrap_or_else(|| self.core.local_identity())
+            .with_tag(&local_tag);
         let b = self.core.out_of_dialog(
             Method::Invite,
             Uri::Sip(uri.clone()),

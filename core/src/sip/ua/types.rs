@@ -243,6 +243,9 @@ pub struct DialOptions {
     pub referred_by: Option<CallHandle>,
     /// A Replaces header value (attended transfer as transferee).
     pub replaces: Option<String>,
+    /// The identity to present in From instead of the account's, as a gateway or the demo
+    /// contact center does for the customers it connects.
+    pub caller: Option<crate::sip::name_addr::NameAddr>,
 }
 
 /// Why a command could not be carried out.

@@ -1,0 +1,188 @@
+//! `parley-cli`: Parley's agent without a window (docs/headless.md), and the demo contact
+//! center.
+
+use clap::{Parser, Subcommand};
+use parley_runtime::config::Config;
+use parley_runtime::demo::{self, DemoConfig};
+use parley_runtime::secrets::{self, Secret};
+use parley_runtime::{engine, headless};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "parley-cli",
+    version,
+    about = "Parley's contact-center agent, headless"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the agent: JSON commands on stdin, JSON events on stdout, logs on stderr.
+    Agent {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and exit.
+    CheckConfig {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Store the account's SIP password (read from stdin) in the OS keychain.
+    StorePassword {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run the demo contact center on loopback.
+    DemoPeer {
+        #[arg(long, default_value = "127.0.0.1:5070")]
+        listen: std::net::SocketAddr,
+        /// Seconds between offered calls while the agent is idle (0: only on command).
+        #[arg(long, default_value_t = 15)]
+        interval: u64,
+        /// Seconds a connected demo caller stays before hanging up.
+        #[arg(long, default_value_t = 120)]
+        talk_time: u64,
+        /// Seconds the agent's own calls ring before the demo answers.
+        #[arg(long, default_value_t = 2)]
+        answer_delay: u64,
+        #[arg(long)]
+        assets: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Cmd) -> ExitCode {
+    match command {
+        Cmd::Agent { config } => agent(config).await,
+        Cmd::CheckConfig { config } => match Config::load(&config) {
+            Ok(_) => {
+                println!("{}: ok", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(2)
+            }
+        },
+        Cmd::StorePassword { config } => store_password(config),
+        Cmd::DemoPeer {
+            listen,
+            interval,
+            talk_time,
+            answer_delay,
+            assets,
+        } => {
+            let config = DemoConfig {
+                listen,
+                offer_interval: Duration::from_secs(interval),
+                talk_time: Duration::from_secs(talk_time),
+                answer_delay: Duration::from_secs(answer_delay),
+                assets: assets.unwrap_or_else(demo::find_assets),
+                rtp_ports: 40000..=40999,
+            };
+            match demo::run(config).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("demo: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn agent(path: PathBuf) -> ExitCode {
+    let settings = match Config::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let password = match &settings.password {
+        Some(source) => {
+            let user =
+                secrets::keyring_user(&settings.auth_username, &settings.aor.host.to_string());
+            match secrets::read_password(source, &user) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    eprintln!("config error: account.password: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        None => None,
+    };
+    let (handle, events) = match engine::start(settings, password).await {
+        Ok(started) => started,
+        Err(e) => {
+            eprintln!("cannot start the agent: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let input = tokio::io::BufReader::new(tokio::io::stdin());
+    match headless::serve(handle, events, input, tokio::io::stdout()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stdout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn store_password(path: PathBuf) -> ExitCode {
+    let settings = match Config::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err()
+        || line.trim_end_matches(['\r', '\n']).is_empty()
+    {
+        eprintln!("give the password on stdin");
+        return ExitCode::from(2);
+    }
+    let password = Secret::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    let user = secrets::keyring_user(&settings.auth_username, &settings.aor.host.to_string());
+    match secrets::store_password(&user, &password) {
+        Ok(()) => {
+            println!("stored the password for {user} in the OS keychain");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,896 @@
+//! The agent engine: one tokio task that owns the SIP user agent, the agent-state machine,
+//! the sockets and the per-call media tasks, and turns commands into protocol actions and
+//! protocol outputs into events (DESIGN §1: the runtime owns I/O and the clock; the core
+//! decides).
+
+use crate::config::{DtmfMode, Settings};
+use crate::dns::{DnsError, Resolver};
+use crate::media::{self, Control, MediaHandle, MediaSocket, Report};
+use crate::protocol::{CallSummary, Command, Event, RequestedState};
+use crate::secrets::Secret;
+use crate::transport::{self, StreamEvent};
+use audio_engine::{DtmfDigit, MediaEvent};
+use parley_core::agent::{AgentAction, AgentMachine, AgentState, NotReadyReason};
+use parley_core::sip::auth::Credentials;
+use parley_core::sip::registration::{RegistrationConfig, RegistrationState};
+use parley_core::sip::target::{Target, TransportKind};
+use parley_core::sip::transaction::Timers;
+use parley_core::sip::ua::{
+    CallHandle, CallState, CommandError, DeflectReason, DialOptions, EndReason, HeldBy,
+    IncomingCall, Output, TransferState, UaConfig, UaEvent, UserAgent,
+};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
+
+/// How long `quit` waits for the unregistration and BYEs to complete.
+const QUIT_GRACE: Duration = Duration::from_secs(5);
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error(transparent)]
+    Dns(#[from] DnsError),
+}
+
+/// A command with the caller's correlation id.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub id: Option<serde_json::Value>,
+    pub command: Command,
+}
+
+/// The handle through which the desktop shell or `parley-cli` drives the agent.
+#[derive(Debug, Clone)]
+pub struct AgentHandle {
+    tx: mpsc::UnboundedSender<Request>,
+}
+
+impl AgentHandle {
+    /// Queues a command; `false` once the agent has stopped.
+    pub fn send(&self, id: Option<serde_json::Value>, command: Command) -> bool {
+        self.tx.send(Request { id, command }).is_ok()
+    }
+}
+
+/// Starts the agent. Events arrive on the returned receiver until [`Event::Stopped`]; the
+/// agent stops after `quit` or when every handle is dropped.
+pub async fn start(
+    settings: Settings,
+    password: Option<Secret>,
+) -> Result<(AgentHandle, mpsc::UnboundedReceiver<Event>), StartError> {
+    let udp = UdpSocket::bind(settings.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
+    let tls = match settings.transport == Some(TransportKind::Tls)
+        || settings.next_hop.scheme == parley_core::sip::uri::Scheme::Sips
+    {
+        true => Some(
+            transport::tls_connector(settings.tls_ca_file.as_deref()).map_err(StartError::Tls)?,
+        ),
+        false => None,
+    };
+    let resolver = Resolver::new(&settings.dns_servers)?;
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (event_tx, event_rx) = mpsc::unbounded_channel();
+    let engine = Engine::new(settings, password, udp, tls, resolver, event_tx);
+    tokio::spawn(engine.run(cmd_rx));
+    Ok((AgentHandle { tx: cmd_tx }, event_rx))
+}
+
+/// What the engine knows about a call beyond the user agent.
+#[derive(Debug, Default)]
+struct CallInfo {
+    talked: bool,
+    telephone_event: bool,
+}
+
+struct Engine {
+    settings: Settings,
+    ua: UserAgent,
+    agent: AgentMachine,
+    udp: UdpSocket,
+    resolver: Resolver,
+    tls: Option<TlsConnector>,
+    streams: HashMap<Target, mpsc::UnboundedSender<Vec<u8>>>,
+    stream_tx: mpsc::UnboundedSender<StreamEvent>,
+    stream_rx: mpsc::UnboundedReceiver<StreamEvent>,
+    media_tx: mpsc::UnboundedSender<Report>,
+    media_rx: mpsc::UnboundedReceiver<Report>,
+    resolve_tx: mpsc::UnboundedSender<Result<Vec<Target>, DnsError>>,
+    resolve_rx: mpsc::UnboundedReceiver<Result<Vec<Target>, DnsError>>,
+    resolving: bool,
+    sockets: HashMap<CallHandle, MediaSocket>,
+    media: HashMap<CallHandle, MediaHandle>,
+    calls: HashMap<CallHandle, CallInfo>,
+    /// Our address on the SIP flow: the address media is offered on.
+    local_ip: Option<IpAddr>,
+    events: mpsc::UnboundedSender<Event>,
+    quit_by: Option<Instant>,
+}
+
+impl Engine {
+    fn new(
+        settings: Settings,
+        password: Option<Secret>,
+        udp: UdpSocket,
+        tls: Option<TlsConnector>,
+        resolver: Resolver,
+        events: mpsc::UnboundedSender<Event>,
+    ) -> Self {
+        let config = UaConfig {
+            aor: settings.aor.clone(),
+            display_name: settings.display_name.clone(),
+            credentials: password.map(|p| Credentials {
+                username: settings.auth_username.clone(),
+                password: p.expose().to_owned(),
+            }),
+            registrar: settings.registrar.clone(),
+            outbound_proxy: settings.outbound_proxy.clone(),
+            registration: RegistrationConfig {
+                expires: settings.expires,
+                retry_base: Duration::from_secs(1),
+                retry_max: settings.retry_max,
+            },
+            register_on_start: settings.register_on_start,
+            trusted: settings.trusted.clone(),
+            call_waiting: settings.call_waiting,
+            session_expires: settings.session_expires,
+            min_se: settings.min_se,
+            prack: settings.prack,
+            user_agent: settings.user_agent.clone(),
+            timers: Timers {
+                t1: settings.t1,
+                ..Timers::default()
+            },
+            media: settings.media.clone(),
+            keepalive: settings.keepalive,
+        };
+        let seed = rand::random();
+        let agent = AgentMachine::new(settings.agent, settings.initial_state.clone());
+        let (stream_tx, stream_rx) = mpsc::unbounded_channel();
+        let (media_tx, media_rx) = mpsc::unbounded_channel();
+        let (resolve_tx, resolve_rx) = mpsc::unbounded_channel();
+        Engine {
+            ua: UserAgent::new(config, seed),
+            agent,
+            settings,
+            udp,
+            resolver,
+            tls,
+            streams: HashMap::new(),
+            stream_tx,
+            stream_rx,
+            media_tx,
+            media_rx,
+            resolve_tx,
+            resolve_rx,
+            resolving: false,
+            sockets: HashMap::new(),
+            media: HashMap::new(),
+            calls: HashMap::new(),
+            local_ip: None,
+            events,
+            quit_by: None,
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        // Nobody listening any more is not an error: the agent winds down.
+        let _ = self.events.send(event);
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Request>) {
+        let local = self
+            .udp
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tracing::info!(%local, aor = %self.settings.aor, "agent started");
+        self.emit(Event::Started {
+            version: env!("CARGO_PKG_VERSION").into(),
+            local,
+        });
+        self.emit_agent_state();
+        self.resolve();
+        let mut buf = vec![0u8; 65_535];
+        loop {
+            let wake = [
+                self.ua.poll_timeout(),
+                self.agent.poll_timeout(),
+                self.quit_by,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            tokio::select! {
+                request = commands.recv() => match request {
+                    Some(r) => self.command(r).await,
+                    None => self.quit(),
+                },
+                received = self.udp.recv_from(&mut buf) => match received {
+                    Ok((n, from)) => self.ua.handle_datagram(Instant::now(), Target { transport: TransportKind::Udp, addr: from }, &buf[..n]),
+                    Err(e) => tracing::debug!(error = %e, "SIP UDP receive"),
+                },
+                Some(event) = self.stream_rx.recv() => self.stream_event(event),
+                Some(report) = self.media_rx.recv() => self.media_report(report),
+                Some(result) = self.resolve_rx.recv() => self.resolved(result),
+                _ = sleep_until(wake) => {
+                    let now = Instant::now();
+                    self.ua.handle_timeout(now);
+                    self.agent.handle_timeout(now);
+                }
+            }
+            self.drain().await;
+            if self.finished() {
+                break;
+            }
+        }
+        self.media.clear();
+        tracing::info!("agent stopped");
+        self.emit(Event::Stopped);
+    }
+
+    fn finished(&self) -> bool {
+        let Some(deadline) = self.quit_by else {
+            return false;
+        };
+        let unregistered = matches!(
+            self.ua.registration_state(),
+            RegistrationState::Unregistered | RegistrationState::Failed { .. }
+        );
+        (unregistered && self.ua.calls().count() == 0) || Instant::now() >= deadline
+    }
+
+    fn quit(&mut self) {
+        if self.quit_by.is_none() {
+            tracing::info!("quitting");
+            self.ua.shutdown(Instant::now());
+            self.quit_by = Some(Instant::now() + QUIT_GRACE);
+        }
+    }
+
+    fn resolve(&mut self) {
+        if self.resolving {
+            return;
+        }
+        self.resolving = true;
+        let resolver = self.resolver.clone();
+        let uri = self.settings.next_hop.clone();
+        let transport = self.settings.transport;
+        let tx = self.resolve_tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(resolver.resolve(&uri, transport).await);
+        });
+    }
+
+    fn resolved(&mut self, result: Result<Vec<Target>, DnsError>) {
+        self.resolving = false;
+        let targets = match result {
+            Ok(targets) => {
+                tracing::info!(?targets, "SIP server located");
+                targets
+            }
+            Err(e) => {
+                self.emit(Event::Error {
+                    code: "dns".into(),
+                    message: e.to_string(),
+                });
+                Vec::new()
+            }
+        };
+        self.ua.set_targets(Instant::now(), targets);
+    }
+
+    fn stream_event(&mut self, event: StreamEvent) {
+        let now = Instant::now();
+        match event {
+            StreamEvent::Connected {
+                target,
+                local,
+                writer,
+            } => {
+                tracing::info!(?target, %local, "connected");
+                self.streams.insert(target, writer);
+                self.local_ip = Some(local.ip());
+                self.ua.handle_flow_ready(now, target, local);
+            }
+            StreamEvent::Message { target, bytes } => self.ua.handle_datagram(now, target, &bytes),
+            StreamEvent::Pong { .. } => self.ua.handle_pong(),
+            StreamEvent::Failed { target, reason } => {
+                self.streams.remove(&target);
+                // The user agent ignores failures of flows it no longer uses.
+                self.ua.handle_flow_failed(now, target, &reason);
+            }
+        }
+    }
+
+    fn media_report(&mut self, report: Report) {
+        match report.event {
+            MediaEvent::DtmfReceived { digit, .. } => self.emit(Event::Dtmf {
+                call: report.call.to_string(),
+                digit: digit.as_char().to_string(),
+                method: "rfc4733".into(),
+            }),
+            MediaEvent::RecordingFailed { error } => self.emit(Event::Error {
+                code: "recording".into(),
+                message: format!("{}: {error}", report.call),
+            }),
+            MediaEvent::RemoteLatched { addr } => {
+                tracing::debug!(call = %report.call, %addr, "RTP source latched")
+            }
+            MediaEvent::FirstPacketReceived => {
+                tracing::debug!(call = %report.call, "first RTP packet")
+            }
+        }
+    }
+
+    /// Handles every output of the user agent and the agent machine until both are quiet.
+    async fn drain(&mut self) {
+        loop {
+            let mut progressed = false;
+            while let Some(output) = self.ua.poll_output() {
+                progressed = true;
+                self.output(output).await;
+            }
+            while let Some(state) = self.agent.poll_change() {
+                progressed = true;
+                self.emit_state(&state);
+            }
+            while let Some(action) = self.agent.poll_action() {
+                progressed = true;
+                match action {
+                    AgentAction::DeclineMissed(call) => {
+                        tracing::info!(%call, "offer missed");
+                        let _ = self.ua.reject(Instant::now(), call, 480);
+                    }
+                }
+            }
+            self.ua.set_availability(self.agent.availability());
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    async fn output(&mut self, output: Output) {
+        let now = Instant::now();
+        match output {
+            Output::Transmit(t) => match t.target.transport {
+                TransportKind::Udp => {
+                    if let Err(e) = self.udp.send_to(&t.payload, t.target.addr).await {
+                        tracing::debug!(error = %e, to = %t.target.addr, "SIP UDP send");
+                    }
+                }
+                _ => match self.streams.get(&t.target) {
+                    Some(writer) => {
+                        let _ = writer.send(t.payload);
+                    }
+                    None => tracing::debug!(target = ?t.target, "no connection for a message"),
+                },
+            },
+            Output::OpenFlow(target) => self.open_flow(now, target),
+            Output::CloseFlow(target) => {
+                self.streams.remove(&target);
+            }
+            Output::Resolve => self.resolve(),
+            Output::Event(e) => self.ua_event(now, e).await,
+        }
+    }
+
+    fn open_flow(&mut self, now: Instant, target: Target) {
+        if target.transport == TransportKind::Udp {
+            match udp_local_address(&self.udp, target.addr) {
+                Ok(local) => {
+                    self.local_ip = Some(local.ip());
+                    self.ua.handle_flow_ready(now, target, local);
+                }
+                Err(e) => self.ua.handle_flow_failed(now, target, &e.to_string()),
+            }
+            return;
+        }
+        let tls = match (target.transport, &self.tls) {
+            (TransportKind::Tls, Some(connector)) => {
+                match transport::server_name(&self.settings.next_hop.host.to_string()) {
+                    Ok(name) => Some((connector.clone(), name)),
+                    Err(e) => {
+                        self.ua.handle_flow_failed(now, target, &e);
+                        return;
+                    }
+                }
+            }
+            _ => None,
+        };
+        transport::connect(target, tls, self.stream_tx.clone());
+    }
+
+    // ---- user-agent events ------------------------------------------------------------
+
+    async fn ua_event(&mut self, now: Instant, event: UaEvent) {
+        match event {
+            UaEvent::Registration(state) => self.registration(&state),
+            UaEvent::IncomingCall(call) => self.incoming(now, call).await,
+            UaEvent::CallState { call, state } => self.call_state(now, call, state),
+            UaEvent::Media {
+                call,
+                media: Some(m),
+            } => self.media_started(call, &m),
+            UaEvent::Media { call, media: None } => {
+                self.media.remove(&call);
+            }
+            UaEvent::Dtmf { call, digit, .. } => self.emit(Event::Dtmf {
+                call: call.to_string(),
+                digit: digit.to_string(),
+                method: "info".into(),
+            }),
+            UaEvent::Transfer { call, state, code } => self.emit(Event::Transfer {
+                call: call.to_string(),
+                state: match state {
+                    TransferState::Trying => "trying",
+                    TransferState::Accepted => "accepted",
+                    TransferState::Succeeded => "succeeded",
+                    TransferState::Failed => "failed",
+                }
+                .into(),
+                code,
+            }),
+            UaEvent::TransferRequested {
+                call,
+                target,
+                replaces,
+            } => {
+                let options = DialOptions {
+                    referred_by: Some(call),
+                    replaces,
+                    ..DialOptions::default()
+                };
+                if let Err(e) = self.dial(&target.to_string(), options).await {
+                    tracing::warn!(%call, error = %e, "transfer not carried out");
+                    let _ = self
+                        .ua
+                        .transfer_outcome(now, call, 503, "Service Unavailable");
+                }
+            }
+            UaEvent::Deflected { from, reason, code } => self.emit(Event::CallDeflected {
+                from,
+                reason: match reason {
+                    DeflectReason::Busy => "busy",
+                    DeflectReason::NotReady => "not_ready",
+                    DeflectReason::UntrustedSource => "untrusted_source",
+                }
+                .into(),
+                code,
+            }),
+        }
+    }
+
+    fn registration(&mut self, state: &RegistrationState) {
+        let name = registration_name(state);
+        let (reason, code, expires, retry_in) = match state {
+            RegistrationState::Registered { expires } => (None, None, Some(*expires), None),
+            RegistrationState::Failed {
+                code,
+                reason,
+                retry_in,
+            } => (
+                Some(reason.clone()),
+                *code,
+                None,
+                retry_in.map(|d| d.as_secs_f64()),
+            ),
+            _ => (None, None, None, None),
+        };
+        tracing::info!(
+            state = name,
+            reason = reason.as_deref().unwrap_or(""),
+            "registration"
+        );
+        match state {
+            RegistrationState::Registered { .. } => {
+                self.agent.system_release(&NotReadyReason::NetworkLost)
+            }
+            RegistrationState::Failed { .. } => {
+                self.agent.system_block(NotReadyReason::NetworkLost)
+            }
+            _ => {}
+        }
+        self.emit(Event::Registration {
+            state: name.into(),
+            reason,
+            code,
+            expires,
+            retry_in,
+        });
+    }
+
+    async fn incoming(&mut self, now: Instant, call: IncomingCall) {
+        let handle = call.call;
+        self.calls.insert(handle, CallInfo::default());
+        self.agent.call_offered(now, handle);
+        let replaces = call.replaces;
+        self.emit(Event::IncomingCall {
+            call: handle.to_string(),
+            from: call.from,
+            from_name: call.from_name,
+            from_user: call.from_user,
+            to: call.to,
+            sip_call_id: call.sip_call_id,
+            headers: call.headers.into_iter().collect(),
+            replaces: replaces.map(|r| r.to_string()),
+        });
+        // A call that replaces one of ours (attended transfer to us) is answered at once,
+        // as is every call when the agent chose auto-answer.
+        if replaces.is_some() || self.settings.auto_answer {
+            if let Err(e) = self.answer(handle).await {
+                tracing::warn!(call = %handle, error = %e, "auto-answer failed");
+            }
+        }
+    }
+
+    fn call_state(&mut self, now: Instant, call: CallHandle, state: CallState) {
+        let (name, held_by, reason, code) = match &state {
+            CallState::Offered => ("offered", None, None, None),
+            CallState::Dialing => ("dialing", None, None, None),
+            CallState::Ringing => ("ringing", None, None, None),
+            CallState::EarlyMedia => ("early_media", None, None, None),
+            CallState::Connecting => ("connecting", None, None, None),
+            CallState::Connected => ("connected", None, None, None),
+            CallState::Held(by) => (
+                "held",
+                Some(match by {
+                    HeldBy::Local => "local",
+                    HeldBy::Remote => "remote",
+                    HeldBy::Both => "both",
+                }),
+                None,
+                None,
+            ),
+            CallState::Ended { reason, code, .. } => {
+                ("ended", None, Some(end_reason(*reason)), *code)
+            }
+        };
+        let span = tracing::info_span!("call", %call);
+        let _guard = span.enter();
+        tracing::info!(state = name, "call state");
+        let info = self.calls.entry(call).or_default();
+        match state {
+            CallState::Connected | CallState::Held(_) => info.talked = true,
+            CallState::Ended { .. } => {
+                let talked = info.talked;
+                self.calls.remove(&call);
+                self.media.remove(&call);
+                self.sockets.remove(&call);
+                self.agent.call_ended(now, call, talked);
+            }
+            _ => {}
+        }
+        self.emit(Event::CallState {
+            call: call.to_string(),
+            state: name.into(),
+            held_by: held_by.map(str::to_owned),
+            reason: reason.map(str::to_owned),
+            code,
+        });
+    }
+
+    fn media_started(&mut self, call: CallHandle, m: &parley_core::sdp::NegotiatedMedia) {
+        if let Some(info) = self.calls.get_mut(&call) {
+            info.telephone_event = m.telephone_event_pt.is_some();
+        }
+        let direction = m.direction.as_str().to_owned();
+        if let Some(handle) = self.media.get(&call) {
+            handle.send(Control::Update(m.clone()));
+        } else if let Some(socket) = self.sockets.remove(&call) {
+            let recording = self
+                .settings
+                .record_dir
+                .as_ref()
+                .map(|dir| dir.join(format!("{}-{}.wav", call, unix_millis())));
+            match media::start(
+                call,
+                socket,
+                m,
+                &self.settings.source,
+                recording,
+                self.media_tx.clone(),
+            ) {
+                Ok(handle) => {
+                    self.media.insert(call, handle);
+                }
+                Err(e) => {
+                    self.emit(Event::Error {
+                        code: "media".into(),
+                        message: format!("{call}: {e}"),
+                    });
+                    return;
+                }
+            }
+        }
+        let handle = self.media.get(&call);
+        let local = match (self.local_ip, handle) {
+            (Some(ip), Some(h)) => SocketAddr::new(ip, h.port).to_string(),
+            _ => String::new(),
+        };
+        self.emit(Event::Media {
+            call: call.to_string(),
+            codec: m.codec.name.clone(),
+            local,
+            remote: m.remote.to_string(),
+            direction,
+            recording: handle
+                .and_then(|h| h.recording.as_ref())
+                .map(|p| p.display().to_string()),
+        });
+    }
+
+    // ---- commands ---------------------------------------------------------------------
+
+    async fn command(&mut self, request: Request) {
+        let result = self.execute(request.command).await;
+        let event = match result {
+            Ok(call) => Event::Result {
+                id: request.id,
+                ok: true,
+                call,
+                error: None,
+                message: None,
+            },
+            Err(Failure { code, message }) => Event::Result {
+                id: request.id,
+                ok: false,
+                call: None,
+                error: Some(code.into()),
+                message: Some(message),
+            },
+        };
+        self.emit(event);
+    }
+
+    async fn execute(&mut self, command: Command) -> Result<Option<String>, Failure> {
+        let now = Instant::now();
+        match command {
+            Command::Register => self.ua.register(now),
+            Command::Unregister => self.ua.unregister(now),
+            Command::Dial { to, headers } => {
+                let options = DialOptions {
+                    headers: headers.into_iter().collect(),
+                    ..DialOptions::default()
+                };
+                let call = self.dial(&to, options).await?;
+                return Ok(Some(call.to_string()));
+            }
+            Command::Answer { call } => {
+                let call = parse_call(&call)?;
+                self.answer(call).await?;
+            }
+            Command::Reject { call, code } => self
+                .ua
+                .reject(now, parse_call(&call)?, code)
+                .map_err(ua_error)?,
+            Command::Hangup { call } => {
+                self.ua.hangup(now, parse_call(&call)?).map_err(ua_error)?
+            }
+            Command::Hold { call } => self.ua.hold(now, parse_call(&call)?).map_err(ua_error)?,
+            Command::Resume { call } => {
+                self.ua.resume(now, parse_call(&call)?).map_err(ua_error)?
+            }
+            Command::Transfer { call, to } => self
+                .ua
+                .transfer(now, parse_call(&call)?, &to)
+                .map_err(ua_error)?,
+            Command::TransferAttended { call, consult } => self
+                .ua
+                .transfer_attended(now, parse_call(&call)?, parse_call(&consult)?)
+                .map_err(ua_error)?,
+            Command::Dtmf { call, digits } => self.dtmf(now, parse_call(&call)?, &digits)?,
+            Command::Mute { call, muted } => {
+                let call = parse_call(&call)?;
+                let handle = self.media.get(&call).ok_or(Failure::new(
+                    "invalid_state",
+                    format!("{call} has no media"),
+                ))?;
+                handle.send(Control::Mute(muted));
+            }
+            Command::SetState { state, reason } => {
+                let state = match state {
+                    RequestedState::Ready => AgentState::Ready,
+                    RequestedState::Offline => AgentState::Offline,
+                    RequestedState::NotReady => AgentState::NotReady(NotReadyReason::Agent(
+                        reason.unwrap_or_else(|| "not ready".into()),
+                    )),
+                };
+                self.agent
+                    .set_state(state)
+                    .map_err(|e| Failure::new("agent_state", e.to_string()))?;
+            }
+            Command::Status => self.emit(Event::Status {
+                registration: registration_name(self.ua.registration_state()).into(),
+                agent_state: self.agent.state().name().into(),
+                calls: self
+                    .ua
+                    .calls()
+                    .map(|(h, s)| CallSummary {
+                        call: h.to_string(),
+                        state: format!("{s:?}"),
+                    })
+                    .collect(),
+            }),
+            Command::Quit => self.quit(),
+        }
+        Ok(None)
+    }
+
+    async fn bind_media(&mut self) -> Result<(MediaSocket, SocketAddr), Failure> {
+        let ip = self.local_ip.ok_or(Failure::new(
+            "not_connected",
+            "not connected to the SIP server yet".to_owned(),
+        ))?;
+        let socket = media::bind(&self.settings.rtp_ports)
+            .await
+            .map_err(|e| Failure::new("media", e.to_string()))?;
+        let local = SocketAddr::new(ip, socket.port);
+        Ok((socket, local))
+    }
+
+    async fn dial(&mut self, to: &str, options: DialOptions) -> Result<CallHandle, Failure> {
+        let (socket, local) = self.bind_media().await?;
+        let call = self
+            .ua
+            .dial(Instant::now(), to, local, options)
+            .map_err(ua_error)?;
+        self.sockets.insert(call, socket);
+        self.calls.insert(call, CallInfo::default());
+        self.agent.call_dialed(call);
+        Ok(call)
+    }
+
+    async fn answer(&mut self, call: CallHandle) -> Result<(), Failure> {
+        let (socket, local) = self.bind_media().await?;
+        self.ua
+            .answer(Instant::now(), call, local)
+            .map_err(ua_error)?;
+        self.sockets.insert(call, socket);
+        self.agent.call_answered(call);
+        Ok(())
+    }
+
+    /// DTMF in the media (RFC 4733) when negotiated and allowed, else by SIP INFO.
+    fn dtmf(&mut self, now: Instant, call: CallHandle, digits: &str) -> Result<(), Failure> {
+        let parsed = digits
+            .chars()
+            .map(|c| {
+                DtmfDigit::try_from(c).map_err(|_| {
+                    Failure::new("invalid_command", format!("{c:?} is not a DTMF digit"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let negotiated = self.calls.get(&call).is_some_and(|c| c.telephone_event);
+        let in_media = match self.settings.dtmf {
+            DtmfMode::Info => false,
+            DtmfMode::Rfc4733 => true,
+            DtmfMode::Auto => negotiated,
+        };
+        match (in_media, self.media.get(&call)) {
+            (true, Some(handle)) if negotiated => {
+                for d in parsed {
+                    handle.send(Control::Dtmf(d));
+                }
+                Ok(())
+            }
+            (true, _) => Err(Failure::new(
+                "invalid_state",
+                format!("{call}: RFC 4733 events were not negotiated"),
+            )),
+            (false, _) => self.ua.send_dtmf_info(now, call, digits).map_err(ua_error),
+        }
+    }
+
+    fn emit_agent_state(&mut self) {
+        let state = self.agent.state().clone();
+        self.emit_state(&state);
+    }
+
+    fn emit_state(&self, state: &AgentState) {
+        self.emit(Event::AgentState {
+            state: state.name().into(),
+            reason: state.reason().map(|r| r.code().to_owned()),
+        });
+    }
+}
+
+/// Why a command failed: a machine-readable code and a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+struct Failure {
+    code: &'static str,
+    message: String,
+}
+
+impl Failure {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+fn parse_call(s: &str) -> Result<CallHandle, Failure> {
+    s.parse()
+        .map_err(|_| Failure::new("unknown_call", format!("{s:?} is not a call id (like c1)")))
+}
+
+fn ua_error(e: CommandError) -> Failure {
+    let code = match e {
+        CommandError::UnknownCall(_) => "unknown_call",
+        CommandError::InvalidState(_) => "invalid_state",
+        CommandError::NoFlow => "not_connected",
+        CommandError::InvalidTarget(_) => "invalid_target",
+        CommandError::Build(_) => "invalid_command",
+    };
+    Failure::new(code, e.to_string())
+}
+
+fn end_reason(r: EndReason) -> &'static str {
+    match r {
+        EndReason::LocalHangup => "local_hangup",
+        EndReason::RemoteHangup => "remote_hangup",
+        EndReason::CallerCancelled => "caller_cancelled",
+        EndReason::Declined => "declined",
+        EndReason::Rejected => "rejected",
+        EndReason::Failed => "failed",
+        EndReason::Transferred => "transferred",
+        EndReason::Replaced => "replaced",
+        EndReason::SessionExpired => "session_expired",
+    }
+}
+
+fn registration_name(state: &RegistrationState) -> &'static str {
+    match state {
+        RegistrationState::Unregistered => "unregistered",
+        RegistrationState::Registering => "registering",
+        RegistrationState::Registered { .. } => "registered",
+        RegistrationState::Unregistering => "unregistering",
+        RegistrationState::Failed { .. } => "failed",
+    }
+}
+
+/// Our address towards `peer` on the UDP socket: its own IP if bound to one, else the IP
+/// the OS routes `peer` from (found with a connected throw-away socket; nothing is sent).
+fn udp_local_address(udp: &UdpSocket, peer: SocketAddr) -> std::io::Result<SocketAddr> {
+    let bound = udp.local_addr()?;
+    if !bound.ip().is_unspecified() {
+        return Ok(bound);
+    }
+    let probe = std::net::UdpSocket::bind(SocketAddr::new(bound.ip(), 0))?;
+    probe.connect(peer)?;
+    Ok(SocketAddr::new(probe.local_addr()?.ip(), bound.port()))
+}
+
+fn unix_millis() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,13 @@
+//! Parley's agent engine with I/O (DESIGN §1): SIP transports, DNS, media sessions,
+//! configuration and secrets, around the sans-I/O core. One [`engine::AgentHandle`] is
+//! shared by the desktop shell and the headless `parley-cli`.
+
+pub mod config;
+pub mod demo;
+pub mod dns;
+pub mod engine;
+pub mod headless;
+pub mod media;
+pub mod protocol;
+pub mod secrets;
+pub mod transport;

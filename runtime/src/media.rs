@@ -1,0 +1,209 @@
+//! One task per call that moves RTP between a UDP socket and the audio engine's
+//! [`MediaSession`], paced by the session's own timer.
+
+use audio_engine::{
+    Codec, DtmfDigit, MediaConfig, MediaDirection, MediaEvent, MediaFormat, MediaSession,
+    SourceSpec, WavRecorder,
+};
+use parley_core::sdp::{Direction, NegotiatedMedia};
+use parley_core::sip::ua::CallHandle;
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+
+/// Why media could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    #[error("no free RTP port in {0:?}")]
+    NoPort(RangeInclusive<u16>),
+    #[error("the negotiated codec {0} is not supported")]
+    Codec(String),
+    #[error("media format: {0}")]
+    Format(String),
+    #[error("audio source: {0}")]
+    Source(String),
+    #[error("recording: {0}")]
+    Recording(String),
+}
+
+/// An RTP socket bound for a call before its offer or answer is written.
+pub struct MediaSocket {
+    pub socket: UdpSocket,
+    pub port: u16,
+}
+
+/// Binds an even RTP port from `range` (RFC 3550 §11: RTP on even ports), starting at a
+/// random place so that consecutive calls do not reuse a port a late packet may still hit.
+pub async fn bind(range: &RangeInclusive<u16>) -> Result<MediaSocket, MediaError> {
+    let (low, high) = (*range.start(), *range.end());
+    let evens = u32::from(high - low) / 2 + 1;
+    let start: u32 = rand::random_range(0..evens);
+    for i in 0..evens.min(200) {
+        let port = low + u16::try_from(((start + i) % evens) * 2).unwrap_or(0);
+        if port > high {
+            continue;
+        }
+        if let Ok(socket) = UdpSocket::bind(("0.0.0.0", port)).await {
+            return Ok(MediaSocket { socket, port });
+        }
+    }
+    Err(MediaError::NoPort(range.clone()))
+}
+
+/// What the engine tells a media task.
+#[derive(Debug)]
+pub enum Control {
+    Update(NegotiatedMedia),
+    Dtmf(DtmfDigit),
+    Mute(bool),
+    Stop,
+}
+
+/// What a media task tells the engine.
+#[derive(Debug)]
+pub struct Report {
+    pub call: CallHandle,
+    pub event: MediaEvent,
+}
+
+/// The engine's handle on a running media task.
+#[derive(Debug)]
+pub struct MediaHandle {
+    control: mpsc::UnboundedSender<Control>,
+    /// The port RTP is received on.
+    pub port: u16,
+    pub recording: Option<PathBuf>,
+}
+
+impl MediaHandle {
+    pub fn send(&self, control: Control) {
+        // A task that ended (socket error) has nothing left to control.
+        let _ = self.control.send(control);
+    }
+}
+
+impl Drop for MediaHandle {
+    fn drop(&mut self) {
+        let _ = self.control.send(Control::Stop);
+    }
+}
+
+fn direction(d: Direction) -> MediaDirection {
+    match d {
+        Direction::SendRecv => MediaDirection::SendRecv,
+        Direction::SendOnly => MediaDirection::SendOnly,
+        Direction::RecvOnly => MediaDirection::RecvOnly,
+        Direction::Inactive => MediaDirection::Inactive,
+    }
+}
+
+fn format(m: &NegotiatedMedia) -> Result<MediaFormat, MediaError> {
+    let codec =
+        Codec::from_name(&m.codec.name).ok_or_else(|| MediaError::Codec(m.codec.name.clone()))?;
+    let ptime = u16::try_from(m.ptime_ms).unwrap_or(MediaFormat::DEFAULT_PTIME_MS);
+    MediaFormat::new(codec, m.codec.payload_type, m.telephone_event_pt, ptime)
+        .map_err(|e| MediaError::Format(e.to_string()))
+}
+
+/// Starts the media task of `call` on `socket`.
+pub fn start(
+    call: CallHandle,
+    socket: MediaSocket,
+    media: &NegotiatedMedia,
+    source: &SourceSpec,
+    recording: Option<PathBuf>,
+    reports: mpsc::UnboundedSender<Report>,
+) -> Result<MediaHandle, MediaError> {
+    let config = MediaConfig::new(format(media)?, media.remote, direction(media.direction));
+    let source = source
+        .open()
+        .map_err(|e| MediaError::Source(e.to_string()))?;
+    let mut session = MediaSession::new(config, source, Instant::now());
+    if let Some(path) = &recording {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| MediaError::Recording(format!("{}: {e}", dir.display())))?;
+        }
+        let recorder =
+            WavRecorder::create(path).map_err(|e| MediaError::Recording(e.to_string()))?;
+        session
+            .record_to(recorder)
+            .map_err(|e| MediaError::Recording(e.to_string()))?;
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let port = socket.port;
+    let span = tracing::info_span!("media", %call);
+    tokio::spawn(run(call, socket.socket, session, rx, reports).instrument(span));
+    Ok(MediaHandle {
+        control: tx,
+        port,
+        recording,
+    })
+}
+
+async fn run(
+    call: CallHandle,
+    socket: UdpSocket,
+    mut session: MediaSession,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    reports: mpsc::UnboundedSender<Report>,
+) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        let wake = session.poll_timeout().map(tokio::time::Instant::from_std);
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, from)) => session.handle_packet(Instant::now(), from, &buf[..n]),
+                // ICMP errors from a peer that is not listening yet are not fatal.
+                Err(e) => tracing::debug!(error = %e, "RTP receive"),
+            },
+            c = control.recv() => match c {
+                Some(Control::Update(m)) => match format(&m) {
+                    Ok(f) => {
+                        session.update(f);
+                        session.set_remote(m.remote);
+                        session.set_direction(direction(m.direction));
+                    }
+                    Err(e) => tracing::warn!(error = %e, "media update ignored"),
+                },
+                Some(Control::Dtmf(d)) => {
+                    if let Err(e) = session.send_dtmf(d) {
+                        tracing::warn!(error = %e, "DTMF not sent");
+                    }
+                }
+                Some(Control::Mute(m)) => session.set_muted(m),
+                Some(Control::Stop) | None => break,
+            },
+            _ = sleep_until(wake) => {}
+        }
+        let now = Instant::now();
+        while let Some((to, packet)) = session.poll_transmit(now) {
+            if let Err(e) = socket.send_to(&packet, to).await {
+                tracing::debug!(error = %e, %to, "RTP send");
+            }
+        }
+        while let Some(event) = session.poll_event() {
+            let _ = reports.send(Report { call, event });
+        }
+    }
+    if let Err(e) = session.stop_recording() {
+        tracing::warn!(error = %e, "recording not finalised");
+    }
+    let stats = session.stats();
+    tracing::info!(
+        sent = stats.packets_sent,
+        received = stats.packets_received,
+        lost = stats.packets_lost,
+        "media ended"
+    );
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

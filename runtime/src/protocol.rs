@@ -1,0 +1,216 @@
+//! Commands into the agent and events out of it: the `Agent` handle's API, serialised as
+//! the headless JSON-lines protocol (docs/headless.md) and, later, the desktop's IPC.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A command, as sent on stdin: `{"cmd": "dial", "to": "...", "id": 1}`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Command {
+    Register,
+    Unregister,
+    Dial {
+        to: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
+    },
+    Answer {
+        call: String,
+    },
+    Reject {
+        call: String,
+        #[serde(default = "default_reject")]
+        code: u16,
+    },
+    Hangup {
+        call: String,
+    },
+    Hold {
+        call: String,
+    },
+    Resume {
+        call: String,
+    },
+    Transfer {
+        call: String,
+        to: String,
+    },
+    TransferAttended {
+        call: String,
+        consult: String,
+    },
+    Dtmf {
+        call: String,
+        digits: String,
+    },
+    Mute {
+        call: String,
+        muted: bool,
+    },
+    SetState {
+        state: RequestedState,
+        reason: Option<String>,
+    },
+    Status,
+    Quit,
+}
+
+fn default_reject() -> u16 {
+    486
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestedState {
+    Ready,
+    NotReady,
+    Offline,
+}
+
+/// An event, as written on stdout: `{"event": "call_state", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Started {
+        version: String,
+        local: String,
+    },
+    Result {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<serde_json::Value>,
+        ok: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        call: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    Registration {
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expires: Option<u32>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_in: Option<f64>,
+    },
+    AgentState {
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    IncomingCall {
+        call: String,
+        from: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from_user: Option<String>,
+        to: String,
+        sip_call_id: String,
+        headers: BTreeMap<String, String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        replaces: Option<String>,
+    },
+    CallState {
+        call: String,
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        held_by: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+    },
+    CallDeflected {
+        from: String,
+        reason: String,
+        code: u16,
+    },
+    Media {
+        call: String,
+        codec: String,
+        local: String,
+        remote: String,
+        direction: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        recording: Option<String>,
+    },
+    Dtmf {
+        call: String,
+        digit: String,
+        method: String,
+    },
+    Transfer {
+        call: String,
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        code: Option<u16>,
+    },
+    Error {
+        code: String,
+        message: String,
+    },
+    Status {
+        registration: String,
+        agent_state: String,
+        calls: Vec<CallSummary>,
+    },
+    Stopped,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallSummary {
+    pub call: String,
+    pub state: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse_with_defaults() {
+        let c: Command = serde_json::from_str(r#"{"cmd":"reject","call":"c1"}"#).unwrap();
+        assert_eq!(
+            c,
+            Command::Reject {
+                call: "c1".into(),
+                code: 486
+            }
+        );
+        let c: Command =
+            serde_json::from_str(r#"{"cmd":"set_state","state":"not_ready","reason":"Break"}"#)
+                .unwrap();
+        assert_eq!(
+            c,
+            Command::SetState {
+                state: RequestedState::NotReady,
+                reason: Some("Break".into())
+            }
+        );
+        assert!(serde_json::from_str::<Command>(r#"{"cmd":"dial"}"#).is_err());
+        assert!(
+            serde_json::from_str::<Command>(r#"{"cmd":"hangup","call":"c1","extra":1}"#).is_err()
+        );
+    }
+
+    #[test]
+    fn events_serialise_flat_and_skip_empty_fields() {
+        let e = Event::CallState {
+            call: "c1".into(),
+            state: "connected".into(),
+            held_by: None,
+            reason: None,
+            code: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"event":"call_state","call":"c1","state":"connected"}"#
+        );
+    }
+}

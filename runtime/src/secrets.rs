@@ -1,0 +1,151 @@
+//! The SIP password: from the OS keychain (Secret Service, Keychain, Credential Manager via
+//! `keyring`), or for headless use from an environment variable or a file only its owner
+//! can read. It is never read from the config file and never logged.
+
+use crate::config::PasswordSource;
+use std::fmt;
+use std::path::Path;
+
+/// The keychain service name Parley stores its passwords under.
+pub const KEYRING_SERVICE: &str = "parley";
+
+/// Why the password could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("environment variable {0} is not set")]
+    EnvMissing(String),
+    #[error("cannot read password file {path}: {source}")]
+    FileRead {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "password file {path} can be read by other users (mode {mode:o}); run: chmod 600 {path}"
+    )]
+    FileMode { path: String, mode: u32 },
+    #[error("password file {0} is empty")]
+    FileEmpty(String),
+    #[error("OS keychain: {0}")]
+    Keyring(String),
+}
+
+/// A password. Its Debug and Display never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: String) -> Self {
+        Secret(s)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The keychain account name for a SIP account: `<auth user>@<domain>`.
+pub fn keyring_user(auth_username: &str, domain: &str) -> String {
+    format!("{auth_username}@{domain}")
+}
+
+/// Reads the password from its configured source.
+pub fn read_password(source: &PasswordSource, keyring_user: &str) -> Result<Secret, SecretError> {
+    if let Some(var) = &source.env {
+        return std::env::var(var)
+            .map(Secret)
+            .map_err(|_| SecretError::EnvMissing(var.clone()));
+    }
+    if let Some(path) = &source.file {
+        return read_file(path);
+    }
+    keyring::Entry::new(KEYRING_SERVICE, keyring_user)
+        .and_then(|e| e.get_password())
+        .map(Secret)
+        .map_err(|e| SecretError::Keyring(e.to_string()))
+}
+
+/// Stores a password in the OS keychain (`parley-cli store-password`).
+pub fn store_password(keyring_user: &str, password: &Secret) -> Result<(), SecretError> {
+    keyring::Entry::new(KEYRING_SERVICE, keyring_user)
+        .and_then(|e| e.set_password(password.expose()))
+        .map_err(|e| SecretError::Keyring(e.to_string()))
+}
+
+fn read_file(path: &Path) -> Result<Secret, SecretError> {
+    let display = path.display().to_string();
+    let read_err = |source| SecretError::FileRead {
+        path: display.clone(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(read_err)?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(SecretError::FileMode {
+                path: display,
+                mode,
+            });
+        }
+    }
+    let text = std::fs::read_to_string(path).map_err(read_err)?;
+    let password = text.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err(SecretError::FileEmpty(display));
+    }
+    Ok(Secret(password))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn file_source_requires_owner_only_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pw");
+        let mut f = std::fs::File::create(&path).unwrap();
+        writeln!(f, "s3cret").unwrap();
+        let source = PasswordSource {
+            file: Some(path.clone()),
+            ..PasswordSource::default()
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let err = read_password(&source, "u").unwrap_err();
+            assert!(err.to_string().contains("chmod 600"), "{err}");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        assert_eq!(read_password(&source, "u").unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn env_source_and_redaction() {
+        let source = PasswordSource {
+            env: Some("PARLEY_TEST_SURELY_UNSET_VAR".into()),
+            ..PasswordSource::default()
+        };
+        assert!(matches!(
+            read_password(&source, "u"),
+            Err(SecretError::EnvMissing(_))
+        ));
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2".into())),
+            "Secret(<redacted>)"
+        );
+    }
+}
