@@ -76,7 +76,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli.command))
+    let code = runtime.block_on(run(cli.command));
+    // The stdin reader sits in a blocking read that never ends on its own; do not wait
+    // for it (dropping the runtime would).
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
 }
 
 async fn run(command: Cmd) -> ExitCode {
