@@ -2,7 +2,7 @@
 //! §9.1, §17.1.1.3).
 
 use super::header::{self, make};
-use super::message::{Method, Request};
+use super::message::{MessageError, Method, Request, PLACEHOLDER_URI};
 use super::name_addr::{NameAddr, Uri};
 use super::via::Via;
 use rsip::Header;
@@ -35,11 +35,10 @@ impl RequestBuilder {
         self
     }
 
-    /// The rsip request. Fails only if the Request-URI is not something rsip can represent,
-    /// which cannot happen for URIs this crate printed itself.
-    pub fn build(self) -> Result<rsip::Request, BuildError> {
-        let uri = rsip::Uri::try_from(self.uri.to_string().as_str())
-            .map_err(|e| BuildError::Uri(self.uri.to_string(), e.to_string()))?;
+    /// The request, validated like a received one, so that what we send is what a peer
+    /// would parse.
+    pub fn build(self) -> Result<Request, BuildError> {
+        let uri = self.uri.to_string();
         let mut headers: Vec<Header> = vec![
             make("Via", self.via.to_string()),
             make("Max-Forwards", "70"),
@@ -61,21 +60,27 @@ impl RequestBuilder {
             None => Vec::new(),
         };
         headers.push(make("Content-Length", body.len().to_string()));
-        Ok(rsip::Request {
+        let raw = rsip::Request {
             method: self.method,
-            uri,
+            uri: placeholder(),
             version: rsip::Version::V2,
             headers: headers.into(),
             body,
-        })
+        };
+        Request::from_raw(raw, &uri).map_err(BuildError::Invalid)
     }
 }
 
 /// Why a message could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
-    #[error("URI {0} cannot be used as a Request-URI: {1}")]
-    Uri(String, String),
+    #[error("the request would be invalid: {0}")]
+    Invalid(MessageError),
+}
+
+/// The Request-URI rsip holds (see [`PLACEHOLDER_URI`]).
+fn placeholder() -> rsip::Uri {
+    rsip::Uri::try_from(PLACEHOLDER_URI).expect("the placeholder is a plain SIP URI rsip parses")
 }
 
 /// A response to `req` (§8.2.6.2): Via (as stamped on receipt), From, Call-ID and CSeq are
@@ -134,7 +139,7 @@ pub fn finish_response(
 }
 
 /// The headers of `req` that §9.1 and §17.1.1.3 carry over into CANCEL and non-2xx ACK.
-fn same_transaction_request(req: &Request, method: Method, to: &str) -> rsip::Request {
+fn same_transaction_request(req: &Request, method: Method, to: &str) -> Request {
     let raw = &req.raw.headers;
     let mut headers: Vec<Header> = vec![make("Via", req.top_via().to_string())];
     headers.push(make("Max-Forwards", "70"));
@@ -144,32 +149,34 @@ fn same_transaction_request(req: &Request, method: Method, to: &str) -> rsip::Re
     headers.push(make("Call-ID", req.call_id()));
     headers.push(make("CSeq", format!("{} {}", req.cseq().seq, method)));
     headers.push(make("Content-Length", "0"));
-    rsip::Request {
+    let raw = rsip::Request {
         method,
-        uri: req.raw.uri.clone(),
+        uri: placeholder(),
         version: rsip::Version::V2,
         headers: headers.into(),
         body: Vec::new(),
-    }
+    };
+    Request::from_raw(raw, &req.uri.to_string())
+        .expect("every header comes from a validated INVITE or response, and CSeq is well-formed")
 }
 
 /// CANCEL for a pending INVITE (§9.1): same Request-URI, Call-ID, To, From, CSeq number
 /// and top Via (so the same branch) as the INVITE.
-pub fn cancel(invite: &Request) -> rsip::Request {
+pub fn cancel(invite: &Request) -> Request {
     let to = header::first(&invite.raw.headers, "To").unwrap_or_default();
     same_transaction_request(invite, Method::Cancel, to)
 }
 
 /// ACK for a non-2xx final response, built by the INVITE client transaction (§17.1.1.3):
 /// the To of the response (with its tag), everything else from the INVITE.
-pub fn ack_for_failure(invite: &Request, response_to: &str) -> rsip::Request {
+pub fn ack_for_failure(invite: &Request, response_to: &str) -> Request {
     same_transaction_request(invite, Method::Ack, response_to)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sip::codec::{decode, encode_request, encode_response};
+    use crate::sip::codec::{decode, encode_response};
     use crate::sip::message::Message;
 
     fn invite() -> Request {
@@ -189,7 +196,7 @@ mod tests {
         }
         .header("X-Queue", "sales")
         .body("application/sdp", b"v=0\r\n".to_vec());
-        match decode(&encode_request(&b.build().unwrap())).unwrap() {
+        match decode(&b.build().unwrap().encode()).unwrap() {
             Message::Request(r) => *r,
             m => panic!("{m:?}"),
         }
@@ -231,13 +238,13 @@ mod tests {
     fn cancel_and_ack_follow_the_invite() {
         let r = invite();
         let cancel = cancel(&r);
-        let text = String::from_utf8(encode_request(&cancel)).unwrap();
+        let text = String::from_utf8(cancel.encode()).unwrap();
         assert!(text.starts_with("CANCEL sip:bob@example.com SIP/2.0\r\n"));
         assert!(text.contains("branch=z9hG4bKabc"));
         assert!(text.contains("CSeq: 7 CANCEL\r\n"));
         assert!(text.contains("Route: <sip:proxy.example.com;lr>\r\n"));
         let ack = ack_for_failure(&r, "<sip:bob@example.com>;tag=x");
-        let text = String::from_utf8(encode_request(&ack)).unwrap();
+        let text = String::from_utf8(ack.encode()).unwrap();
         assert!(text.contains("CSeq: 7 ACK\r\n"));
         assert!(text.contains("To: <sip:bob@example.com>;tag=x\r\n"));
     }

@@ -6,7 +6,7 @@
 //! Nothing here may panic on input: this is the boundary with the network.
 
 use super::header;
-use super::message::{Message, MessageError, Request, Response};
+use super::message::{parse_digits, Message, MessageError, Request, Response, PLACEHOLDER_URI};
 use std::borrow::Cow;
 
 /// Largest message accepted on a stream before the connection is considered hostile.
@@ -31,6 +31,14 @@ pub enum DecodeError {
     ContentLength(String),
     #[error("body shorter ({available} bytes) than Content-Length {declared}")]
     Truncated { declared: usize, available: usize },
+    #[error("the headers are cut off (no empty line after them)")]
+    HeadersCut,
+    #[error("more than one Content-Length header")]
+    DuplicateContentLength,
+    #[error("control character in the {0} header")]
+    ControlCharacter(String),
+    #[error("message larger than {MAX_MESSAGE_SIZE} bytes")]
+    TooLarge,
     #[error("{0}")]
     Message(#[from] MessageError),
     #[error("unparseable message: {0}")]
@@ -43,6 +51,7 @@ impl DecodeError {
         match self {
             DecodeError::Version(_) => 505,
             DecodeError::UnknownMethod(_) => 501,
+            DecodeError::TooLarge => 513,
             DecodeError::Message(e) => e.status(),
             _ => 400,
         }
@@ -110,6 +119,9 @@ fn sanitize_reason(s: &str) -> String {
 
 /// Decodes one complete message (a UDP datagram or a frame cut by [`next_frame`]).
 pub fn decode(bytes: &[u8]) -> Result<Message, Malformed> {
+    if bytes.len() > MAX_MESSAGE_SIZE {
+        return Err(Malformed::new(DecodeError::TooLarge, false, Vec::new()));
+    }
     let normal = Normalised::new(bytes)?;
     let is_request = normal.is_request;
     let salvage = normal.salvage();
@@ -118,7 +130,7 @@ pub fn decode(bytes: &[u8]) -> Result<Message, Malformed> {
     let parsed = rsip::SipMessage::try_from(text.as_slice())
         .map_err(|e| fail(DecodeError::Syntax(first_line(&e.to_string()))))?;
     match parsed {
-        rsip::SipMessage::Request(raw) => Request::from_raw(raw)
+        rsip::SipMessage::Request(raw) => Request::from_raw(raw, normal.uri)
             .map(|r| Message::Request(Box::new(r)))
             .map_err(|e| fail(e.into())),
         rsip::SipMessage::Response(raw) => Response::from_raw(raw, normal.reason.to_owned())
@@ -155,6 +167,8 @@ const KNOWN_METHODS: &[&str] = &[
 struct Normalised<'a> {
     is_request: bool,
     start: String,
+    /// The Request-URI as received (rsip gets a placeholder, see [`PLACEHOLDER_URI`]).
+    uri: &'a str,
     reason: &'a str,
     headers: Vec<(Cow<'a, str>, String)>,
     body: &'a [u8],
@@ -168,7 +182,10 @@ impl<'a> Normalised<'a> {
             .position(|b| *b != b'\r' && *b != b'\n')
             .ok_or_else(|| Malformed::new(DecodeError::Empty, false, Vec::new()))?;
         let bytes = &bytes[start_at..];
-        let (head, body) = split_head(bytes);
+        let (head, body, cut) = match split_head(bytes) {
+            Some((head, body)) => (head, body, false),
+            None => (bytes, &bytes[bytes.len()..], true),
+        };
         let head = std::str::from_utf8(head)
             .map_err(|_| Malformed::new(DecodeError::NotText, false, Vec::new()))?;
         let mut lines = head.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l));
@@ -177,6 +194,7 @@ impl<'a> Normalised<'a> {
 
         let mut headers: Vec<(Cow<'a, str>, String)> = Vec::new();
         let mut bad_line = None;
+        let mut control = None;
         for line in lines {
             if line.starts_with([' ', '\t']) {
                 // §7.3.1: a line starting with whitespace continues the previous header.
@@ -197,6 +215,10 @@ impl<'a> Normalised<'a> {
                     let name = name.trim_end();
                     let name =
                         header::expand_compact(name).map_or(Cow::Borrowed(name), Cow::Borrowed);
+                    // §25.1: header values are TEXT-UTF8 and LWS; no control characters.
+                    if value.chars().any(|c| c.is_control() && c != '\t') {
+                        control = control.or(Some(name.to_string()));
+                    }
                     headers.push((name, value.trim().to_owned()));
                 }
                 _ => bad_line = bad_line.or(Some(line)),
@@ -206,6 +228,7 @@ impl<'a> Normalised<'a> {
         let mut normal = Normalised {
             is_request,
             start: String::new(),
+            uri: "",
             reason: "",
             headers,
             body,
@@ -214,6 +237,12 @@ impl<'a> Normalised<'a> {
         let fail = |e| Malformed::new(e, is_request, salvage.clone());
         if let Some(line) = bad_line {
             return Err(fail(DecodeError::HeaderLine(sanitize_reason(line))));
+        }
+        if let Some(name) = control {
+            return Err(fail(DecodeError::ControlCharacter(name)));
+        }
+        if cut {
+            return Err(fail(DecodeError::HeadersCut));
         }
         normal.start = normal.parse_start_line(start_line).map_err(fail)?;
         normal.body = normal.apply_content_length().map_err(fail)?;
@@ -243,7 +272,8 @@ impl<'a> Normalised<'a> {
             if !KNOWN_METHODS.contains(&method) {
                 return Err(DecodeError::UnknownMethod(sanitize_reason(method)));
             }
-            Ok(format!("{method} {uri} SIP/2.0"))
+            self.uri = uri;
+            Ok(format!("{method} {PLACEHOLDER_URI} SIP/2.0"))
         } else {
             let (version, rest) = line.split_once(' ').ok_or(DecodeError::StartLine)?;
             if !version.eq_ignore_ascii_case("SIP/2.0") {
@@ -269,17 +299,19 @@ impl<'a> Normalised<'a> {
     /// bytes make the message malformed. Without Content-Length (legal on UDP only) the body
     /// is the rest of the datagram.
     fn apply_content_length(&mut self) -> Result<&'a [u8], DecodeError> {
-        let declared = self
+        let mut declared = self
             .headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
+            .filter(|(n, _)| n.eq_ignore_ascii_case("Content-Length"))
             .map(|(_, v)| v.trim());
-        let Some(declared) = declared else {
+        let Some(first) = declared.next() else {
             return Ok(self.body);
         };
-        let declared: usize = declared
-            .parse()
-            .map_err(|_| DecodeError::ContentLength(sanitize_reason(declared)))?;
+        if declared.next().is_some() {
+            return Err(DecodeError::DuplicateContentLength);
+        }
+        let declared: usize = parse_digits(first)
+            .ok_or_else(|| DecodeError::ContentLength(sanitize_reason(first)))?;
         if declared > self.body.len() {
             return Err(DecodeError::Truncated {
                 declared,
@@ -289,13 +321,19 @@ impl<'a> Normalised<'a> {
         Ok(&self.body[..declared])
     }
 
+    /// Every Via, and the first From, To, Call-ID and CSeq (a repeated one is itself a
+    /// defect the response should not copy).
     fn salvage(&self) -> Vec<(String, String)> {
-        const KEEP: &[&str] = &["Via", "From", "To", "Call-ID", "CSeq"];
-        self.headers
-            .iter()
-            .filter(|(n, _)| KEEP.iter().any(|k| k.eq_ignore_ascii_case(n)))
-            .map(|(n, v)| (n.to_string(), sanitize_reason(v)))
-            .collect()
+        const ONCE: &[&str] = &["From", "To", "Call-ID", "CSeq"];
+        let mut kept: Vec<(String, String)> = Vec::new();
+        for (name, value) in &self.headers {
+            let once = ONCE.iter().any(|k| k.eq_ignore_ascii_case(name));
+            let repeat = kept.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+            if name.eq_ignore_ascii_case("Via") || (once && !repeat) {
+                kept.push((name.to_string(), sanitize_reason(value)));
+            }
+        }
+        kept
     }
 
     fn reassemble(&self) -> Vec<u8> {
@@ -315,7 +353,9 @@ impl<'a> Normalised<'a> {
 }
 
 /// Splits at the empty line ending the headers (CRLFCRLF, or LFLF from sloppy peers).
-fn split_head(bytes: &[u8]) -> (&[u8], &[u8]) {
+/// Without one, a datagram whose last header line is complete is taken as having no body
+/// (peers that forget the empty line); one that stops mid-line was cut off.
+fn split_head(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
     let crlf = find(bytes, b"\r\n\r\n").map(|i| (i, 4));
     let lf = find(bytes, b"\n\n").map(|i| (i, 2));
     let cut = match (crlf, lf) {
@@ -323,8 +363,9 @@ fn split_head(bytes: &[u8]) -> (&[u8], &[u8]) {
         (a, b) => a.or(b),
     };
     match cut {
-        Some((i, len)) => (&bytes[..i], &bytes[i + len..]),
-        None => (bytes, &[]),
+        Some((i, len)) => Some((&bytes[..i], &bytes[i + len..])),
+        None if bytes.ends_with(b"\n") => Some((bytes.strip_suffix(b"\n").unwrap_or(bytes), &[])),
+        None => None,
     }
 }
 
@@ -332,31 +373,15 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Prints a request: rsip prints the start line and headers; the body is appended as bytes.
-pub fn encode_request(req: &rsip::Request) -> Vec<u8> {
-    encode(
-        format!(
-            "{} {} {}\r\n{}\r\n",
-            req.method, req.uri, req.version, req.headers
-        ),
-        &req.body,
-    )
-}
-
-/// Prints a response (see [`encode_request`]).
+/// Prints a response: rsip prints the status line and headers; the body is appended as
+/// bytes (requests print themselves, [`Request::encode`]).
 pub fn encode_response(resp: &rsip::Response) -> Vec<u8> {
-    encode(
-        format!(
-            "{} {}\r\n{}\r\n",
-            resp.version, resp.status_code, resp.headers
-        ),
-        &resp.body,
+    let mut out = format!(
+        "{} {}\r\n{}\r\n",
+        resp.version, resp.status_code, resp.headers
     )
-}
-
-fn encode(head: String, body: &[u8]) -> Vec<u8> {
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
+    .into_bytes();
+    out.extend_from_slice(&resp.body);
     out
 }
 
@@ -398,16 +423,22 @@ pub fn next_frame(buf: &[u8]) -> Frame {
         };
     };
     let head = String::from_utf8_lossy(&buf[..head_end]);
-    let length = head.split("\r\n").skip(1).find_map(|line| {
-        let (name, value) = line.split_once(':')?;
-        let name = name.trim();
-        (name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l"))
-            .then(|| value.trim().to_owned())
-    });
-    let Some(length) = length else {
-        return Frame::Invalid("Content-Length is required on stream transports".into());
+    let lengths: Vec<&str> = head
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            let name = name.trim();
+            (name.eq_ignore_ascii_case("Content-Length") || name.eq_ignore_ascii_case("l"))
+                .then_some(value.trim())
+        })
+        .collect();
+    let length = match lengths[..] {
+        [one] => one,
+        [] => return Frame::Invalid("Content-Length is required on stream transports".into()),
+        _ => return Frame::Invalid("more than one Content-Length".into()),
     };
-    let Ok(length) = length.parse::<usize>() else {
+    let Some(length) = parse_digits::<usize>(length) else {
         return Frame::Invalid(format!("invalid Content-Length {length:?}"));
     };
     let total = head_end + 4 + length;

@@ -21,6 +21,8 @@ pub enum MessageError {
     TooManyHops,
     #[error("unsupported URI scheme in Request-URI {0}")]
     UriScheme(String),
+    #[error("more than one {0} header")]
+    Duplicate(&'static str),
 }
 
 impl MessageError {
@@ -53,10 +55,7 @@ impl std::str::FromStr for CSeq {
     fn from_str(s: &str) -> Result<Self, MessageError> {
         let invalid = || MessageError::Invalid("CSeq", s.to_owned());
         let mut parts = s.split_whitespace();
-        let seq: u32 = parts
-            .next()
-            .and_then(|n| n.parse().ok())
-            .ok_or_else(invalid)?;
+        let seq: u32 = parts.next().and_then(parse_digits).ok_or_else(invalid)?;
         // §8.1.1.5: the sequence number MUST be less than 2^31.
         if seq >= 1 << 31 {
             return Err(invalid());
@@ -84,8 +83,33 @@ pub struct Common {
     pub vias: Vec<Via>,
 }
 
+/// A number made of digits only (§25.1 `1*DIGIT`): Rust's parser would also take `+5`.
+pub fn parse_digits<T: std::str::FromStr>(s: &str) -> Option<T> {
+    let s = s.trim();
+    (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| s.parse().ok())
+        .flatten()
+}
+
+/// Headers that may appear once only: their grammar is not a comma list, so a repeat is a
+/// malformed message (§7.3.1, RFC 4475 §3.3.8 and §3.3.9).
+const SINGLETONS: &[&str] = &[
+    "Call-ID",
+    "CSeq",
+    "From",
+    "To",
+    "Max-Forwards",
+    "Content-Length",
+    "Content-Type",
+];
+
 impl Common {
     fn extract(headers: &rsip::Headers) -> Result<Self, MessageError> {
+        for name in SINGLETONS {
+            if header::all(headers, name).nth(1).is_some() {
+                return Err(MessageError::Duplicate(name));
+            }
+        }
         let vias = header::list(headers, "Via")
             .into_iter()
             .map(|v| {
@@ -97,7 +121,8 @@ impl Common {
             return Err(MessageError::Missing("Via"));
         }
         let call_id = header::first(headers, "Call-ID").ok_or(MessageError::Missing("Call-ID"))?;
-        if call_id.is_empty() || call_id.chars().any(char::is_whitespace) {
+        // §25.1: `word ["@" word]`, printable characters without spaces.
+        if call_id.is_empty() || !call_id.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(MessageError::Invalid("Call-ID", call_id.to_owned()));
         }
         let cseq = header::first(headers, "CSeq")
@@ -126,17 +151,54 @@ impl Common {
     }
 }
 
+/// What rsip is given as the Request-URI: rsip 0.4 cannot represent IPv6 hosts, `tel:`
+/// or `urn:` URIs or URI headers after parameters, so the start line's URI is parsed by
+/// [`parse_request_uri`] and kept in [`Request::uri`]; `raw.uri` holds this placeholder
+/// and is never printed.
+pub const PLACEHOLDER_URI: &str = "sip:request-uri.invalid";
+
+/// Parses a Request-URI (§25.1 `Request-URI = SIP-URI / SIPS-URI / absoluteURI`).
+pub fn parse_request_uri(text: &str) -> Result<Uri, MessageError> {
+    let invalid = |why: String| MessageError::Invalid("Request-URI", why);
+    let (scheme, _) = text
+        .split_once(':')
+        .ok_or_else(|| invalid(format!("{text:?} has no scheme")))?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !scheme_ok {
+        return Err(invalid(format!("{text:?} has no valid scheme")));
+    }
+    if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+        return text
+            .parse()
+            .map(Uri::Sip)
+            .map_err(|e: super::uri::UriError| invalid(e.to_string()));
+    }
+    // absoluteURI (RFC 2396): no spaces, brackets of name-addr or quotes.
+    if text
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "<>\"".contains(c))
+    {
+        return Err(invalid(format!("{text:?} is not a URI")));
+    }
+    Ok(Uri::Other(text.to_owned()))
+}
+
 /// A request with its essential fields validated.
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// Method, headers and body; its `uri` is [`PLACEHOLDER_URI`].
     pub raw: rsip::Request,
+    /// The Request-URI, exactly as sent or received.
     pub uri: Uri,
     pub common: Common,
 }
 
 impl Request {
-    /// Validates a parsed request (§8.2.1–§8.2.2).
-    pub fn from_raw(raw: rsip::Request) -> Result<Self, MessageError> {
+    /// Validates a parsed request (§8.2.1–§8.2.2) whose start line carried `uri`.
+    pub fn from_raw(raw: rsip::Request, uri: &str) -> Result<Self, MessageError> {
         let common = Common::extract(&raw.headers)?;
         let method = raw.method;
         if common.cseq.method != method {
@@ -146,23 +208,18 @@ impl Request {
             });
         }
         if let Some(mf) = header::first(&raw.headers, "Max-Forwards") {
-            match mf.parse::<u32>() {
-                Ok(0) if method != Method::Options => return Err(MessageError::TooManyHops),
-                Ok(_) => {}
-                Err(_) => return Err(MessageError::Invalid("Max-Forwards", mf.to_owned())),
+            match parse_digits::<u32>(mf) {
+                Some(0) if method != Method::Options => return Err(MessageError::TooManyHops),
+                Some(_) => {}
+                None => return Err(MessageError::Invalid("Max-Forwards", mf.to_owned())),
             }
         }
         if let Some(cl) = header::first(&raw.headers, "Content-Length") {
-            if cl.parse::<usize>().is_err() {
+            if parse_digits::<usize>(cl).is_none() {
                 return Err(MessageError::Invalid("Content-Length", cl.to_owned()));
             }
         }
-        let uri_text = raw.uri.to_string();
-        let uri = match uri_text.parse() {
-            Ok(sip) => Uri::Sip(sip),
-            Err(_) if uri_text.contains(':') => Uri::Other(uri_text),
-            Err(e) => return Err(MessageError::Invalid("Request-URI", e.to_string())),
-        };
+        let uri = parse_request_uri(uri)?;
         Ok(Request { raw, uri, common })
     }
 
@@ -209,8 +266,16 @@ impl Request {
             .and_then(|c| c.parse().ok())
     }
 
+    /// The bytes to send: the start line with [`Request::uri`], then rsip prints the
+    /// headers, then the body as bytes.
     pub fn encode(&self) -> Vec<u8> {
-        super::codec::encode_request(&self.raw)
+        let mut out = format!(
+            "{} {} SIP/2.0\r\n{}\r\n",
+            self.raw.method, self.uri, self.raw.headers
+        )
+        .into_bytes();
+        out.extend_from_slice(&self.raw.body);
+        out
     }
 }
 

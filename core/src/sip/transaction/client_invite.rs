@@ -2,7 +2,6 @@
 
 use super::{due, earliest, Backoff, ClientKey, Outbox, Timers, TransactionEvent};
 use crate::sip::builder;
-use crate::sip::codec::encode_request;
 use crate::sip::header;
 use crate::sip::message::{Request, Response};
 use crate::sip::target::Target;
@@ -107,7 +106,7 @@ impl ClientInvite {
             }
             (State::Calling | State::Proceeding, _) if code >= 300 => {
                 let to = header::first(response.headers(), "To").unwrap_or_default();
-                let ack = encode_request(&builder::ack_for_failure(&self.request, to));
+                let ack = builder::ack_for_failure(&self.request, to).encode();
                 out.send(self.target, ack.clone());
                 self.ack = Some(ack);
                 self.state = State::Completed;

@@ -123,7 +123,7 @@ impl ServerKey {
             // carries the tag of our response, matches too).
             format!(
                 "2543;{};{};{};{};{}",
-                req.raw.uri,
+                req.uri,
                 req.from().tag().unwrap_or_default(),
                 req.call_id(),
                 req.cseq().seq,

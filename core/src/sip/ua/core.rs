@@ -4,10 +4,10 @@
 use super::types::{CommandError, Output, PrackMode, UaConfig, UaEvent};
 use crate::sip::auth::{self, ChallengeVerdict, DigestChallenge, DigestClient};
 use crate::sip::builder::{self, RequestBuilder};
-use crate::sip::codec::{decode, encode_request, encode_response};
+use crate::sip::codec::encode_response;
 use crate::sip::dialog::Dialog;
 use crate::sip::header::{self, make};
-use crate::sip::message::{Message, Method, Request, Response};
+use crate::sip::message::{Method, Request, Response};
 use crate::sip::name_addr::{NameAddr, Uri};
 use crate::sip::target::{Target, TargetList, TransportKind};
 use crate::sip::transaction::{ClientKey, ServerKey, TransactionLayer, Transmit};
@@ -256,7 +256,7 @@ impl Core {
         b: RequestBuilder,
         owner: Owner,
     ) -> Result<ClientKey, CommandError> {
-        let request = own_request(b)?;
+        let request = b.build().map_err(|e| CommandError::Build(e.to_string()))?;
         self.send_request(now, request, owner)
     }
 
@@ -277,7 +277,10 @@ impl Core {
     /// Sends a request without a transaction: the ACK for a 2xx (§13.2.2.4, §17.1.1.3).
     pub fn send_stateless(&mut self, b: RequestBuilder) -> Result<Vec<u8>, CommandError> {
         let (target, _) = self.ready_flow()?;
-        let bytes = encode_request(&b.build().map_err(|e| CommandError::Build(e.to_string()))?);
+        let bytes = b
+            .build()
+            .map_err(|e| CommandError::Build(e.to_string()))?
+            .encode();
         self.transmit(target, bytes.clone());
         Ok(bytes)
     }
@@ -374,7 +377,7 @@ impl Core {
             )));
         }
         let digest = self.digest.as_mut().ok_or(AuthFailure::NoCredentials)?;
-        let uri = request.raw.uri.to_string();
+        let uri = request.uri.to_string();
         let method = request.method().to_string();
         let mut headers = Vec::new();
         for challenge in chosen {
@@ -400,21 +403,5 @@ impl Core {
             None,
         );
         self.transmit(to, encode_response(&resp));
-    }
-}
-
-/// Builds a request and reads it back as a validated [`Request`], so that what we send is
-/// exactly what a peer would parse.
-pub(super) fn own_request(b: RequestBuilder) -> Result<Request, CommandError> {
-    let raw = b.build().map_err(|e| CommandError::Build(e.to_string()))?;
-    validate(&raw)
-}
-
-/// Reads a request we made back as a validated [`Request`].
-pub(super) fn validate(raw: &rsip::Request) -> Result<Request, CommandError> {
-    match decode(&encode_request(raw)) {
-        Ok(Message::Request(r)) => Ok(*r),
-        Ok(Message::Response(_)) => Err(CommandError::Build("built a response".into())),
-        Err(m) => Err(CommandError::Build(m.error.to_string())),
     }
 }

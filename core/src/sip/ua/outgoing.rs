@@ -2,7 +2,7 @@
 //! responses, PRACK (RFC 3262 §4), CANCEL (§9.1) and digest retries (§22.2).
 
 use super::call::{Call, Phase, Role};
-use super::core::{validate, Owner, Purpose};
+use super::core::{Owner, Purpose};
 use super::{CallHandle, CallState, CommandError, DialOptions, EndReason, UaEvent, UserAgent};
 use crate::sdp::{Direction, SdpSession};
 use crate::sip::builder;
@@ -50,7 +50,7 @@ impl UserAgent {
             call_id.clone(),
             1,
         )?;
-        let request = super::core::own_request(b)?;
+        let request = b.build().map_err(|e| CommandError::Build(e.to_string()))?;
         let mut call = Call::new(handle, Role::Uac, Phase::Calling, request, local_tag);
         call.sdp = Some(sdp);
         call.dial_headers = options.headers;
@@ -160,7 +160,7 @@ impl UserAgent {
             .extend(call.dial_headers.iter().map(|(n, v)| make(n, v.clone())));
         b.extra.extend(auth);
         let b = b.body("application/sdp", offer.into_bytes());
-        let request = super::core::own_request(b)?;
+        let request = b.build().map_err(|e| CommandError::Build(e.to_string()))?;
         let key =
             self.core
                 .send_request(now, request.clone(), Owner::Call(handle, Purpose::Invite))?;
@@ -522,11 +522,11 @@ impl UserAgent {
             let deadline = now + self.core.config.timers.timeout();
             self.core.tx.expect_final_by(key, deadline);
         }
-        let cancel = validate(&builder::cancel(&call.invite));
-        if let Err(e) = cancel.and_then(|c| {
-            self.core
-                .send_request(now, c, Owner::Call(handle, Purpose::Cancel))
-        }) {
+        let cancel = builder::cancel(&call.invite);
+        if let Err(e) = self
+            .core
+            .send_request(now, cancel, Owner::Call(handle, Purpose::Cancel))
+        {
             tracing::warn!(call = %handle, error = %e, "CANCEL not sent");
         }
     }

@@ -1,0 +1,284 @@
+//! Parley against baresip through kamailio: calls both ways with audio verified by
+//! frequency, hold and resume from each side, blind transfer in both roles, DTMF both
+//! ways (RFC 4733, and SIP INFO from Parley).
+//!
+//! Attended transfer needs Replaces (RFC 3891), which baresip 1.0 does not implement (see
+//! tests/rig/README.md); it is tested between Parley instances in `parley_transfer.rs`.
+
+use parley_e2e::audio;
+use parley_e2e::baresip::{Baresip, BaresipConfig};
+use parley_e2e::kamailio::{Kamailio, KamailioOptions};
+use parley_e2e::parley_cli::{ParleyCli, ParleyConfig};
+use parley_e2e::pulse::Pulse;
+use parley_e2e::{wait, TestDir};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+
+/// Kamailio, a registered Parley agent "1001" sending `parley_tone`, and baresips.
+struct Setup {
+    dir: TestDir,
+    pulse: Pulse,
+    kamailio: Kamailio,
+    agent: ParleyCli,
+}
+
+fn setup(
+    name: &str,
+    parley_tone: u32,
+    configure: impl FnOnce(ParleyConfig) -> ParleyConfig,
+) -> Setup {
+    let dir = TestDir::new(name);
+    let pulse = Pulse::ensure();
+    let kamailio = Kamailio::start(&dir, KamailioOptions::default());
+    let config = configure(
+        ParleyConfig::for_kamailio("1001", &kamailio)
+            .tone(parley_tone)
+            .ready(),
+    );
+    let agent = ParleyCli::start(&dir, Some(&pulse), config);
+    agent.wait_registered(wait::MEDIUM);
+    kamailio.wait_registered("1001", wait::SHORT);
+    Setup {
+        dir,
+        pulse,
+        kamailio,
+        agent,
+    }
+}
+
+impl Setup {
+    fn baresip(&self, config: BaresipConfig) -> Baresip {
+        let b = Baresip::start(&self.dir, &self.pulse, Some(&self.kamailio), config);
+        b.wait_registered(wait::MEDIUM);
+        b
+    }
+}
+
+/// The first event so far, or within `timeout`, that matches: for events whose order
+/// relative to others is not part of the protocol (`media` comes with the state change it
+/// belongs to, before or after it).
+fn seen(
+    agent: &ParleyCli,
+    predicate: impl Fn(&Value) -> bool,
+    timeout: std::time::Duration,
+) -> Value {
+    wait::until(timeout, || {
+        agent.events().into_iter().find(|e| predicate(e))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no such event within {timeout:?}; events: {:#?}",
+            agent.events()
+        )
+    })
+}
+
+/// The recording Parley made of a call (from its `media` event).
+fn recording(agent: &ParleyCli, call: &Value) -> PathBuf {
+    let media = seen(
+        agent,
+        |e| e["event"] == "media" && e["call"] == *call && e["recording"].is_string(),
+        wait::MEDIUM,
+    );
+    PathBuf::from(media["recording"].as_str().expect("checked above"))
+}
+
+fn incoming_call(agent: &ParleyCli) -> Value {
+    agent.wait_event(|e| e["event"] == "incoming_call", wait::MEDIUM)["call"].clone()
+}
+
+/// Lets audio flow for a while: the recordings need a couple of seconds of tone.
+fn talk(bob: &Baresip) {
+    bob.wait_received_audio(2.0, wait::LONG);
+}
+
+#[test]
+fn parley_calls_baresip_with_audio_both_ways() {
+    let s = setup("parley_calls_baresip", 440, |c| c);
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000));
+    let call = s.agent.dial(&s.kamailio.aor("bob"));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    let recording = recording(&s.agent, &call);
+    talk(&bob);
+    s.agent.hangup(&call);
+    s.agent.wait_call_state(&call, "ended", wait::MEDIUM);
+    bob.wait_call_event("CALL_CLOSED", wait::MEDIUM);
+    audio::assert_wav_frequency(&bob.wait_received_wav(2.0, wait::MEDIUM), 440.0);
+    audio::assert_wav_frequency(&recording, 1000.0);
+}
+
+#[test]
+fn baresip_calls_parley_with_audio_both_ways_and_context() {
+    let s = setup("baresip_calls_parley", 500, |c| c);
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1500));
+    bob.dial(&s.kamailio.aor("1001"));
+    let offered = s
+        .agent
+        .wait_event(|e| e["event"] == "incoming_call", wait::MEDIUM);
+    assert_eq!(offered["from_user"], "bob");
+    let call = offered["call"].clone();
+    s.agent.wait_call_state(&call, "offered", wait::SHORT);
+    seen(
+        &s.agent,
+        |e| e["event"] == "agent_state" && e["state"] == "reserved",
+        wait::SHORT,
+    );
+    s.agent.answer(&call);
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    seen(
+        &s.agent,
+        |e| e["event"] == "agent_state" && e["state"] == "on_call",
+        wait::SHORT,
+    );
+    let recording = recording(&s.agent, &call);
+    talk(&bob);
+    bob.hangup();
+    let ended = s.agent.wait_call_state(&call, "ended", wait::MEDIUM);
+    assert_eq!(ended["reason"], "remote_hangup");
+    audio::assert_wav_frequency(&recording, 1500.0);
+    audio::assert_wav_frequency(&bob.wait_received_wav(2.0, wait::MEDIUM), 500.0);
+    s.agent.wait_event(
+        |e| e["event"] == "agent_state" && e["state"] == "ready",
+        wait::SHORT,
+    );
+    assert!(s
+        .agent
+        .events()
+        .iter()
+        .any(|e| e["event"] == "incoming_call"
+            && e["to"].as_str().is_some_and(|t| t.contains("1001"))));
+}
+
+#[test]
+fn hold_and_resume_from_each_side() {
+    let s = setup("hold_resume", 440, |c| c);
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000));
+    let call = s.agent.dial(&s.kamailio.aor("bob"));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+
+    s.agent.command_ok(json!({"cmd": "hold", "call": call}));
+    let held = s.agent.wait_call_state(&call, "held", wait::MEDIUM);
+    assert_eq!(held["held_by"], "local");
+    seen(
+        &s.agent,
+        |e| e["event"] == "media" && e["call"] == call && e["direction"] == "sendonly",
+        wait::SHORT,
+    );
+    s.agent.command_ok(json!({"cmd": "resume", "call": call}));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+
+    bob.hold();
+    let held = s.agent.wait_call_state(&call, "held", wait::MEDIUM);
+    assert_eq!(held["held_by"], "remote");
+    bob.resume();
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    s.agent.hangup(&call);
+    bob.wait_call_event("CALL_CLOSED", wait::MEDIUM);
+}
+
+#[test]
+fn blind_transfer_by_parley() {
+    let s = setup("blind_transfer_by_parley", 440, |c| c);
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000));
+    let carol = s.baresip(BaresipConfig::new("carol").sine(1500));
+    let call = s.agent.dial(&s.kamailio.aor("bob"));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    s.agent
+        .command_ok(json!({"cmd": "transfer", "call": call, "to": s.kamailio.aor("carol")}));
+    s.agent.wait_event(
+        |e| e["event"] == "transfer" && e["state"] == "accepted",
+        wait::MEDIUM,
+    );
+    carol.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    s.agent.wait_event(
+        |e| e["event"] == "transfer" && e["state"] == "succeeded",
+        wait::MEDIUM,
+    );
+    let ended = s.agent.wait_call_state(&call, "ended", wait::MEDIUM);
+    assert_eq!(ended["reason"], "transferred");
+    // Bob and Carol now talk to each other.
+    carol.wait_received_audio(2.0, wait::LONG);
+    carol.hangup();
+    audio::assert_wav_frequency(&carol.wait_received_wav(2.0, wait::MEDIUM), 1000.0);
+}
+
+#[test]
+fn blind_transfer_of_parley_by_baresip() {
+    let s = setup("blind_transfer_of_parley", 440, |c| c);
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000));
+    let carol = s.baresip(BaresipConfig::new("carol").sine(1500));
+    bob.dial(&s.kamailio.aor("1001"));
+    let first = incoming_call(&s.agent);
+    s.agent.answer(&first);
+    s.agent.wait_call_state(&first, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    bob.transfer(&s.kamailio.aor("carol"));
+    // Parley places the call the REFER asked for and reports it to bob by NOTIFY.
+    let second = seen(
+        &s.agent,
+        |e| e["event"] == "call_state" && e["state"] == "dialing" && e["call"] != first,
+        wait::MEDIUM,
+    )["call"]
+        .clone();
+    seen(
+        &s.agent,
+        |e| e["event"] == "call_state" && e["call"] == second && e["state"] == "connected",
+        wait::MEDIUM,
+    );
+    carol.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    let ended = seen(
+        &s.agent,
+        |e| e["event"] == "call_state" && e["call"] == first && e["state"] == "ended",
+        wait::MEDIUM,
+    );
+    assert_eq!(ended["reason"], "remote_hangup");
+    let recording = recording(&s.agent, &second);
+    carol.wait_received_audio(2.0, wait::LONG);
+    s.agent.hangup(&second);
+    seen(
+        &s.agent,
+        |e| e["event"] == "call_state" && e["call"] == second && e["state"] == "ended",
+        wait::MEDIUM,
+    );
+    audio::assert_wav_frequency(&recording, 1500.0);
+}
+
+#[test]
+fn dtmf_both_ways_in_rtp() {
+    let s = setup("dtmf_rtp", 440, |c| c);
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000));
+    let call = s.agent.dial(&s.kamailio.aor("bob"));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    s.agent
+        .command_ok(json!({"cmd": "dtmf", "call": call, "digits": "159#"}));
+    assert_eq!(bob.wait_dtmf(4, wait::MEDIUM), "159#");
+    bob.send_dtmf("37*");
+    let mut got = String::new();
+    for _ in 0..3 {
+        let e = s
+            .agent
+            .wait_event(|e| e["event"] == "dtmf" && e["call"] == call, wait::MEDIUM);
+        assert_eq!(e["method"], "rfc4733");
+        got.push_str(e["digit"].as_str().unwrap_or_default());
+    }
+    assert_eq!(got, "37*");
+    s.agent.hangup(&call);
+}
+
+#[test]
+fn dtmf_by_sip_info() {
+    let s = setup("dtmf_info", 440, |c| c.dtmf("info"));
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000));
+    let call = s.agent.dial(&s.kamailio.aor("bob"));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    s.agent
+        .command_ok(json!({"cmd": "dtmf", "call": call, "digits": "42"}));
+    assert_eq!(bob.wait_dtmf(2, wait::MEDIUM), "42");
+    assert!(s.kamailio.log().contains("REQ INFO "), "sent as SIP INFO");
+    s.agent.hangup(&call);
+}
