@@ -312,10 +312,10 @@ impl Config {
                 "a sips: registrar or proxy needs tls",
             ));
         }
-        if !(60..=86_400).contains(&a.expires) {
+        if !(10..=86_400).contains(&a.expires) {
             return Err(ConfigError::new(
                 "account.expires",
-                format!("{} is outside 60..=86400 seconds", a.expires),
+                format!("{} is outside 10..=86400 seconds", a.expires),
             ));
         }
         if let Some(p) = &a.password {

@@ -223,7 +223,10 @@ impl Engine {
                     None => self.quit(),
                 },
                 received = self.udp.recv_from(&mut buf) => match received {
-                    Ok((n, from)) => self.ua.handle_datagram(Instant::now(), Target { transport: TransportKind::Udp, addr: from }, &buf[..n]),
+                    Ok((n, from)) => {
+                        crate::trace::message("received", from, &buf[..n]);
+                        self.ua.handle_datagram(Instant::now(), Target { transport: TransportKind::Udp, addr: from }, &buf[..n]);
+                    }
                     Err(e) => tracing::debug!(error = %e, "SIP UDP receive"),
                 },
                 Some(event) = self.stream_rx.recv() => self.stream_event(event),
@@ -309,7 +312,10 @@ impl Engine {
                 self.local_ip = Some(local.ip());
                 self.ua.handle_flow_ready(now, target, local);
             }
-            StreamEvent::Message { target, bytes } => self.ua.handle_datagram(now, target, &bytes),
+            StreamEvent::Message { target, bytes } => {
+                crate::trace::message("received", target.addr, &bytes);
+                self.ua.handle_datagram(now, target, &bytes);
+            }
             StreamEvent::Pong { .. } => self.ua.handle_pong(),
             StreamEvent::Failed { target, reason } => {
                 self.streams.remove(&target);
@@ -370,25 +376,35 @@ impl Engine {
     async fn output(&mut self, output: Output) {
         let now = Instant::now();
         match output {
-            Output::Transmit(t) => match t.target.transport {
-                TransportKind::Udp => {
-                    if let Err(e) = self.udp.send_to(&t.payload, t.target.addr).await {
-                        tracing::debug!(error = %e, to = %t.target.addr, "SIP UDP send");
-                    }
+            Output::Transmit(t) => {
+                // Keep-alive pings are not SIP messages worth a log line.
+                if !t.payload.starts_with(b"\r\n") {
+                    crate::trace::message("sent", t.target.addr, &t.payload);
                 }
-                _ => match self.streams.get(&t.target) {
-                    Some(writer) => {
-                        let _ = writer.send(t.payload);
-                    }
-                    None => tracing::debug!(target = ?t.target, "no connection for a message"),
-                },
-            },
+                self.send(t).await;
+            }
             Output::OpenFlow(target) => self.open_flow(now, target),
             Output::CloseFlow(target) => {
                 self.streams.remove(&target);
             }
             Output::Resolve => self.resolve(),
             Output::Event(e) => self.ua_event(now, e).await,
+        }
+    }
+
+    async fn send(&mut self, t: parley_core::sip::transaction::Transmit) {
+        match t.target.transport {
+            TransportKind::Udp => {
+                if let Err(e) = self.udp.send_to(&t.payload, t.target.addr).await {
+                    tracing::debug!(error = %e, to = %t.target.addr, "SIP UDP send");
+                }
+            }
+            _ => match self.streams.get(&t.target) {
+                Some(writer) => {
+                    let _ = writer.send(t.payload);
+                }
+                None => tracing::debug!(target = ?t.target, "no connection for a message"),
+            },
         }
     }
 

@@ -10,4 +10,5 @@ pub mod headless;
 pub mod media;
 pub mod protocol;
 pub mod secrets;
+pub mod trace;
 pub mod transport;

@@ -98,6 +98,8 @@ pub struct SipConfig {
     pub register_retry_max_seconds: Option<u32>,
     /// User-Agent header.
     pub user_agent: Option<String>,
+    /// `sip.dns_servers` (`ip:port`).
+    pub dns_servers: Option<Vec<String>>,
 }
 
 /// `[tls]`.
@@ -133,6 +135,8 @@ pub struct AgentConfig {
     pub ring_timeout_seconds: Option<u32>,
     /// Wrap-up time.
     pub wrapup_seconds: Option<u32>,
+    /// `agent.auto_answer`.
+    pub auto_answer: Option<bool>,
 }
 
 /// A whole `agent.toml`. Fields left `None` are not written, so Parley's defaults apply.
@@ -358,6 +362,11 @@ impl ParleyConfig {
             "user_agent",
             s.user_agent.as_deref().map(toml_str),
         );
+        kv(
+            &mut toml,
+            "dns_servers",
+            s.dns_servers.as_deref().map(toml_array),
+        );
 
         if let Some(ca_file) = &self.tls.ca_file {
             toml.push_str("\n[tls]\n");
@@ -403,6 +412,11 @@ impl ParleyConfig {
             &mut toml,
             "wrapup_seconds",
             g.wrapup_seconds.map(|v| v.to_string()),
+        );
+        kv(
+            &mut toml,
+            "auto_answer",
+            g.auto_answer.map(|v| v.to_string()),
         );
         toml
     }

@@ -108,6 +108,11 @@ pub fn response(
     headers.extend(to);
     headers.extend(copy("Call-ID"));
     headers.extend(copy("CSeq"));
+    if (101..300).contains(&code) {
+        // §12.1.1: a response that can establish a dialog carries the request's
+        // Record-Route, in order, so that the caller learns the route set.
+        headers.extend(header::all(raw, "Record-Route").map(|r| make("Record-Route", r)));
+    }
     if code == 100 {
         // §8.2.6.1: a 100 echoes the Timestamp of the request.
         headers.extend(copy("Timestamp"));
@@ -180,7 +185,14 @@ mod tests {
     use crate::sip::message::Message;
 
     fn invite() -> Request {
-        let b = RequestBuilder {
+        match decode(&invite_builder().build().unwrap().encode()).unwrap() {
+            Message::Request(r) => *r,
+            m => panic!("{m:?}"),
+        }
+    }
+
+    fn invite_builder() -> RequestBuilder {
+        RequestBuilder {
             method: Method::Invite,
             uri: Uri::Sip("sip:bob@example.com".parse().unwrap()),
             via: Via::new("UDP", "192.0.2.1:5060".parse().unwrap(), "z9hG4bKabc"),
@@ -195,11 +207,7 @@ mod tests {
             body: None,
         }
         .header("X-Queue", "sales")
-        .body("application/sdp", b"v=0\r\n".to_vec());
-        match decode(&b.build().unwrap().encode()).unwrap() {
-            Message::Request(r) => *r,
-            m => panic!("{m:?}"),
-        }
+        .body("application/sdp", b"v=0\r\n".to_vec())
     }
 
     #[test]
@@ -224,6 +232,7 @@ mod tests {
         assert_eq!(resp.to().tag(), Some("t9"));
         assert_eq!(resp.top_via().rport(), Some(Some(6000)));
         assert_eq!(resp.cseq(), r.cseq());
+        assert_eq!(resp.header("Record-Route"), None, "the request had none");
         let custom = finish_response(
             response(&r, 486, Some("Agent Not Ready"), None),
             vec![],
@@ -232,6 +241,19 @@ mod tests {
         assert!(String::from_utf8(encode_response(&custom))
             .unwrap()
             .starts_with("SIP/2.0 486 Agent Not Ready\r\n"));
+    }
+
+    #[test]
+    fn dialog_forming_responses_copy_record_route() {
+        let mut b = invite_builder();
+        b.extra.push(make("Record-Route", "<sip:p2.example;lr>"));
+        b.extra.push(make("Record-Route", "<sip:p1.example;lr>"));
+        let r = b.build().unwrap();
+        let ok = finish_response(response(&r, 200, None, Some("t")), vec![], None);
+        let rr: Vec<&str> = header::all(&ok.headers, "Record-Route").collect();
+        assert_eq!(rr, ["<sip:p2.example;lr>", "<sip:p1.example;lr>"]);
+        let busy = finish_response(response(&r, 486, None, Some("t")), vec![], None);
+        assert_eq!(header::all(&busy.headers, "Record-Route").count(), 0);
     }
 
     #[test]

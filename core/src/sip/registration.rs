@@ -113,6 +113,17 @@ impl Registration {
         self.send(self.interval)
     }
 
+    /// An attempt begins before its REGISTER can be sent (the flow to the registrar is
+    /// still opening): the registration is wanted and shows as registering, so that a flow
+    /// that fails is reported and retried.
+    pub fn start_attempt(&mut self) {
+        self.want = true;
+        self.retry_at = None;
+        if self.in_flight.is_none() {
+            self.set_state(RegistrationState::Registering);
+        }
+    }
+
     /// Asks to be unregistered (on quit or by the agent). Returns `Some(0)` when a REGISTER
     /// with Expires 0 must be sent (§10.2.2).
     pub fn unregister(&mut self) -> Option<u32> {

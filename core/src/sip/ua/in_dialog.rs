@@ -133,12 +133,16 @@ impl UserAgent {
         kind: Modify,
     ) -> Result<(), CommandError> {
         let call = active(&mut self.calls, handle)?;
-        if call.phase != Phase::Confirmed {
+        if !matches!(call.phase, Phase::Confirmed | Phase::Answered) {
             return Err(CommandError::InvalidState(handle));
         }
-        if call.modification.is_some() || call.awaiting_ack.is_some() {
-            // One offer at a time (§14.1): try again once the current exchange is over.
-            call.retry_modify = Some((now + Duration::from_millis(500), kind));
+        if call.phase == Phase::Answered
+            || call.modification.is_some()
+            || call.awaiting_ack.is_some()
+        {
+            // One offer at a time (§14.1), and none before the ACK of our 2xx: try again
+            // once the current exchange is over.
+            call.retry_modify = Some((now + Duration::from_millis(200), kind));
             return Ok(());
         }
         self.send_modification(now, handle, kind)

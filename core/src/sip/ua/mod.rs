@@ -111,6 +111,10 @@ impl UserAgent {
         if let Some(old) = self.core.flow.take() {
             self.core.out.push_back(Output::CloseFlow(old.target));
         }
+        if self.want_registered {
+            self.registration.start_attempt();
+            self.report_registration();
+        }
         match self.core.targets.current().copied() {
             Some(target) => {
                 self.core.flow = Some(Flow {
@@ -119,7 +123,7 @@ impl UserAgent {
                 });
                 self.core.out.push_back(Output::OpenFlow(target));
             }
-            None => {
+            None if self.want_registered => {
                 self.registration.abandon();
                 self.registration.handle_failure(
                     now,
@@ -130,6 +134,7 @@ impl UserAgent {
                 );
                 self.report_registration();
             }
+            None => {}
         }
     }
 
@@ -422,9 +427,6 @@ impl UserAgent {
             // After every target failed: start over from the first.
             self.core.targets.reset();
             self.open_current_flow(now);
-            self.registration.register();
-            self.registration.abandon();
-            self.report_registration();
             return;
         }
         self.send_register(now, true);
