@@ -573,7 +573,11 @@ impl Demo {
                 call: call.to_string(),
                 digit: digit.to_string(),
             }),
-            UaEvent::Registration(_) | UaEvent::Transfer { .. } | UaEvent::Deflected { .. } => {}
+            UaEvent::Registration(_)
+            | UaEvent::Transfer { .. }
+            | UaEvent::Deflected { .. }
+            | UaEvent::Connected { .. }
+            | UaEvent::Disconnected { .. } => {}
         }
     }
 

@@ -438,6 +438,18 @@ impl Engine {
 
     async fn ua_event(&mut self, now: Instant, event: UaEvent) {
         match event {
+            UaEvent::Connected { server, local } => self.emit(Event::Connection {
+                state: "up".into(),
+                server: format!("{}:{}", server.transport, server.addr),
+                local: Some(local.to_string()),
+                reason: None,
+            }),
+            UaEvent::Disconnected { server, reason } => self.emit(Event::Connection {
+                state: "down".into(),
+                server: format!("{}:{}", server.transport, server.addr),
+                local: None,
+                reason: Some(reason),
+            }),
             UaEvent::Registration(state) => self.registration(&state),
             UaEvent::IncomingCall(call) => self.incoming(now, call).await,
             UaEvent::CallState { call, state } => self.call_state(now, call, state),

@@ -87,6 +87,16 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    Connection {
+        /// `up` or `down`.
+        state: String,
+        /// The SIP server, as `transport:address`.
+        server: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        local: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     Registration {
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]

@@ -40,8 +40,6 @@ pub(super) struct Retransmission {
     pub interval: Duration,
     pub cap: Option<Duration>,
     pub give_up: Instant,
-    /// CSeq of the request answered (for matching the ACK) or RSeq (for the PRACK).
-    pub seq: u32,
 }
 
 impl Retransmission {
@@ -49,7 +47,6 @@ impl Retransmission {
         now: Instant,
         key: ServerKey,
         response: rsip::Response,
-        seq: u32,
         t1: Duration,
         cap: Option<Duration>,
     ) -> Self {
@@ -60,7 +57,6 @@ impl Retransmission {
             interval: t1,
             cap,
             give_up: now + t1 * 64,
-            seq,
         }
     }
 
@@ -105,11 +101,12 @@ pub(super) struct OutgoingTransfer {
 }
 
 /// A REFER the peer sent us: the NOTIFYs we owe it (RFC 3515 §2.4.4).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct IncomingTransfer {
     /// The REFER's CSeq, the `id` of the subscription's Event header (§2.4.6).
     pub refer_cseq: u32,
-    pub new_call: Option<CallHandle>,
+    /// The REFER's Referred-By, copied into the INVITE it triggers (RFC 3892 §3).
+    pub referred_by: Option<String>,
 }
 
 #[derive(Debug)]
@@ -139,6 +136,9 @@ pub(super) struct Call {
     pub awaiting_ack: Option<AwaitingAck>,
     pub ok_retransmission: Option<Retransmission>,
     pub reliable_provisional: Option<Retransmission>,
+    /// The RSeq of our reliable 1xx not yet PRACKed. It outlives the retransmissions,
+    /// which stop when we answer: a PRACK crossing our 2xx still gets its 200 (RFC 3262 §3).
+    pub unacked_rseq: Option<u32>,
     pub next_rseq: u32,
     /// UAC: the RSeq of the last reliable provisional response we acknowledged.
     pub remote_rseq: Option<u32>,
@@ -208,6 +208,7 @@ impl Call {
             awaiting_ack: None,
             ok_retransmission: None,
             reliable_provisional: None,
+            unacked_rseq: None,
             next_rseq: 1,
             remote_rseq: None,
             session_timer: None,

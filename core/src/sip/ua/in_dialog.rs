@@ -416,14 +416,7 @@ impl UserAgent {
             cseq: req.cseq().seq,
             answer_in_ack: media.is_none(),
         });
-        call.ok_retransmission = Some(Retransmission::new(
-            now,
-            key,
-            resp,
-            req.cseq().seq,
-            t1,
-            Some(t2),
-        ));
+        call.ok_retransmission = Some(Retransmission::new(now, key, resp, t1, Some(t2)));
         call.arm_session_timer(now);
         if let Some(media) = media {
             self.apply_remote_media(handle, media);
@@ -754,7 +747,7 @@ impl UserAgent {
         }
         call.transfer_in = Some(IncomingTransfer {
             refer_cseq: req.cseq().seq,
-            new_call: None,
+            referred_by: req.header("Referred-By").map(str::to_owned),
         });
         self.core.reply(now, &key, &req, 202, None);
         self.send_transfer_notify(now, handle, 100, "Trying");
@@ -811,7 +804,7 @@ impl UserAgent {
         let Some(call) = self.calls.get_mut(&handle) else {
             return;
         };
-        let Some(transfer) = call.transfer_in else {
+        let Some(refer_cseq) = call.transfer_in.as_ref().map(|t| t.refer_cseq) else {
             return;
         };
         let state = if code >= 200 {
@@ -828,7 +821,7 @@ impl UserAgent {
             .in_dialog(dialog, Method::Notify, None)
             .and_then(|b| {
                 let b = b
-                    .header("Event", format!("refer;id={}", transfer.refer_cseq))
+                    .header("Event", format!("refer;id={refer_cseq}"))
                     .header("Subscription-State", state)
                     .body("message/sipfrag;version=2.0", refer::sipfrag(code, phrase));
                 self.core.send(now, b, Owner::Call(handle, Purpose::Notify))
@@ -846,9 +839,9 @@ impl UserAgent {
         let rack = req
             .header("RAck")
             .map(|r| r.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
-        let matches = match (&call.reliable_provisional, rack.as_deref()) {
-            (Some(p), Some([rseq, cseq, method])) => {
-                rseq.parse() == Ok(p.seq)
+        let matches = match (call.unacked_rseq, rack.as_deref()) {
+            (Some(unacked), Some([rseq, cseq, method])) => {
+                rseq.parse() == Ok(unacked)
                     && cseq.parse() == Ok(invite_cseq)
                     && method.eq_ignore_ascii_case("INVITE")
             }
@@ -856,6 +849,7 @@ impl UserAgent {
         };
         if matches {
             call.reliable_provisional = None;
+            call.unacked_rseq = None;
             self.core.reply(now, &key, &req, 200, None);
         } else {
             // RFC 3262 §3: a PRACK matching no unacknowledged reliable response.

@@ -207,11 +207,11 @@ impl UserAgent {
             extra.push(make("RSeq", rseq.to_string()));
             // The reliable 1xx is resent at T1, 2·T1, 4·T1... until PRACKed (RFC 3262 §3).
             let response = ringing_response(&self.core, &req, &tag, extra);
+            call.unacked_rseq = Some(rseq);
             call.reliable_provisional = Some(Retransmission::new(
                 now,
                 key.clone(),
                 response.clone(),
-                rseq,
                 t1,
                 None,
             ));
@@ -291,14 +291,7 @@ impl UserAgent {
             cseq: req.cseq().seq,
             answer_in_ack: media.is_none(),
         });
-        call.ok_retransmission = Some(Retransmission::new(
-            now,
-            key,
-            resp,
-            req.cseq().seq,
-            t1,
-            Some(t2),
-        ));
+        call.ok_retransmission = Some(Retransmission::new(now, key, resp, t1, Some(t2)));
         if let Some(media) = media {
             call.remote_hold = !media.direction.sends();
             call.media = Some(media.clone());
@@ -352,7 +345,14 @@ impl UserAgent {
             self.core.reply(now, &key, &req, 481, None);
             return;
         };
-        self.core.reply(now, &key, &req, 200, None);
+        // §9.2: the 200 to CANCEL carries the To tag of our responses to the INVITE.
+        let tag = self.calls.get(&handle).map(|c| c.local_tag.clone());
+        let ok = crate::sip::builder::finish_response(
+            crate::sip::builder::response(&req, 200, None, tag.as_deref()),
+            Vec::new(),
+            None,
+        );
+        self.core.respond(now, &key, ok);
         if !self.core.tx.is_pending(&invite_key) {
             return;
         }

@@ -144,6 +144,10 @@ impl UserAgent {
             Some(flow) if flow.target == target => flow.local = Some(local),
             _ => return,
         }
+        self.core.emit(UaEvent::Connected {
+            server: target,
+            local,
+        });
         self.keepalive_at = match (target.transport.is_reliable(), self.core.config.keepalive) {
             (true, Some(every)) => Some(now + every),
             _ => None,
@@ -162,6 +166,10 @@ impl UserAgent {
         }
         tracing::warn!(%reason, ?target, "SIP flow failed");
         self.core.flow = None;
+        self.core.emit(UaEvent::Disconnected {
+            server: target,
+            reason: reason.to_owned(),
+        });
         self.keepalive_at = None;
         self.pong_deadline = None;
         self.core.tx.handle_transport_error(target);

@@ -57,20 +57,20 @@ impl UserAgent {
         if let Some(replaces) = options.replaces {
             call.dial_headers.push(("Replaces".into(), replaces));
         }
+        let referred_by = options
+            .referred_by
+            .and_then(|r| self.calls.get(&r))
+            .and_then(|c| c.transfer_in.as_ref())
+            .and_then(|t| t.referred_by.clone());
+        if let Some(referred_by) = referred_by {
+            call.dial_headers.push(("Referred-By".into(), referred_by));
+        }
         call.referred_by = options.referred_by;
         call.session_expires_asked = self.core.config.session_expires;
         call.no_answer_at = Some(now + NO_ANSWER_TIMEOUT);
         self.calls.insert(handle, call);
         self.by_call_id.insert(call_id, handle);
-        if let Some(referrer) = options.referred_by {
-            if let Some(t) = self
-                .calls
-                .get_mut(&referrer)
-                .and_then(|c| c.transfer_in.as_mut())
-            {
-                t.new_call = Some(handle);
-            }
-        }
+
         if let Err(e) = self.send_invite(now, handle, 1, offer, Vec::new()) {
             self.calls.remove(&handle);
             return Err(e);

@@ -183,6 +183,16 @@ pub struct IncomingCall {
 /// What the user agent tells the application.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UaEvent {
+    /// The flow to the SIP server is usable: requests and calls can go.
+    Connected {
+        server: Target,
+        local: std::net::SocketAddr,
+    },
+    /// The flow to the SIP server failed; the agent tries the next server or again later.
+    Disconnected {
+        server: Target,
+        reason: String,
+    },
     Registration(RegistrationState),
     IncomingCall(IncomingCall),
     CallState {
