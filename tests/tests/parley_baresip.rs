@@ -282,3 +282,44 @@ fn dtmf_by_sip_info() {
     assert!(s.kamailio.log().contains("REQ INFO "), "sent as SIP INFO");
     s.agent.hangup(&call);
 }
+
+/// A proxy that challenges calls too (407, RFC 3261 §22.3): Parley answers with its
+/// credentials and the call goes through.
+#[test]
+fn call_through_a_proxy_that_challenges_invites() {
+    let dir = TestDir::new("proxy_challenge");
+    let pulse = Pulse::ensure();
+    let kamailio = Kamailio::start(
+        &dir,
+        KamailioOptions {
+            auth: parley_e2e::kamailio::Auth::All,
+            ..KamailioOptions::default()
+        },
+    );
+    // The registrar is the SIP server, with no outbound proxy and so no Route header: the
+    // rig's kamailio challenges only initial requests without one.
+    let mut config = ParleyConfig::for_kamailio("1001", &kamailio)
+        .tone(440)
+        .ready();
+    config.account.outbound_proxy = None;
+    let agent = ParleyCli::start(&dir, Some(&pulse), config);
+    agent.wait_registered(wait::MEDIUM);
+    let bob = Baresip::start(
+        &dir,
+        &pulse,
+        Some(&kamailio),
+        BaresipConfig::new("bob").sine(1000),
+    );
+    bob.wait_registered(wait::MEDIUM);
+    let call = agent.dial(&kamailio.aor("bob"));
+    agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    let log = kamailio.log();
+    let invites = log
+        .lines()
+        .filter(|l| l.contains("REQ INVITE") && l.contains("(sip:1001@"))
+        .count();
+    assert_eq!(invites, 2, "challenged once, then accepted:\n{log}");
+    agent.hangup(&call);
+    bob.wait_call_event("CALL_CLOSED", wait::MEDIUM);
+}

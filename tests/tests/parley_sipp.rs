@@ -1193,3 +1193,30 @@ fn incoming_call_session_is_refreshed_by_the_agent_with_update() {
     );
     finish(agent);
 }
+
+/// Early media (RFC 3261 §13.2.1): a 183 with SDP starts media before the answer, and the
+/// 200 that repeats the SDP keeps it.
+#[test]
+fn outgoing_call_with_early_media() {
+    let dir = TestDir::new("parley_sipp_early_media");
+    let sipp = Sipp::uas("uas_early_media").spawn(&dir);
+    let agent = start_agent(&dir, config(sipp.port()));
+    let call = dial(&agent, &sipp.uri("customer"));
+    let early = agent.wait_call_state(&call, "early_media", wait::MEDIUM);
+    assert_eq!(early["call"], call);
+    let media: Vec<Value> = agent
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "media" && e["call"] == call)
+        .collect();
+    assert_eq!(media.len(), 1, "media started with the 183: {media:?}");
+    agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    agent.hangup(&call);
+    wait_ended(&agent, &call);
+    sipp.wait(wait::LONG).assert_success();
+    assert_eq!(
+        call_states(&agent, &call),
+        ["dialing", "early_media", "connected", "ended"]
+    );
+    finish(agent);
+}

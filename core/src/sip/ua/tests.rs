@@ -937,3 +937,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn crlf_keepalive_on_reliable_flows_detects_a_dead_connection() {
+    let mut cfg = config("1001");
+    cfg.keepalive = Some(Duration::from_secs(30));
+    let mut ua = UserAgent::new(cfg, 3);
+    let t0 = Instant::now();
+    let server = Target {
+        transport: TransportKind::Tcp,
+        addr: PROXY.parse().unwrap(),
+    };
+    ua.set_targets(t0, vec![server]);
+    ua.handle_flow_ready(t0, server, "192.0.2.1:40000".parse().unwrap());
+    let outputs = |ua: &mut UserAgent| std::iter::from_fn(|| ua.poll_output()).collect::<Vec<_>>();
+    outputs(&mut ua);
+    // RFC 5626 §4.4.1: a CRLFCRLF ping every interval; a pong keeps the flow.
+    ua.handle_timeout(t0 + Duration::from_secs(30));
+    assert!(outputs(&mut ua)
+        .iter()
+        .any(|o| matches!(o, Output::Transmit(t) if t.payload == b"\r\n\r\n")));
+    ua.handle_pong();
+    ua.handle_timeout(t0 + Duration::from_secs(45));
+    assert!(!outputs(&mut ua)
+        .iter()
+        .any(|o| matches!(o, Output::Event(UaEvent::Disconnected { .. }))));
+    // No pong within 10 s of the next ping: the connection is dead.
+    ua.handle_timeout(t0 + Duration::from_secs(60));
+    outputs(&mut ua);
+    ua.handle_timeout(t0 + Duration::from_secs(70));
+    assert!(outputs(&mut ua).iter().any(|o| matches!(o, Output::Event(UaEvent::Disconnected { reason, .. }) if reason.contains("keep-alive"))));
+}
