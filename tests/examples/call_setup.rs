@@ -21,6 +21,7 @@
 //! `bench/call_setup.sh` wraps this. A benchmark, not a test: nothing is asserted about
 //! the times (DESIGN §10).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -207,7 +208,7 @@ fn report(what: &str, samples: &[Duration]) {
     let mut ms: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
     ms.sort_by(f64::total_cmp);
     let rank = |p: f64| ms[((p * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
-    let median = if ms.len() % 2 == 0 {
+    let median = if ms.len().is_multiple_of(2) {
         (ms[ms.len() / 2 - 1] + ms[ms.len() / 2]) / 2.0
     } else {
         ms[ms.len() / 2]
@@ -252,9 +253,9 @@ fn setup_times_from_log(log: &Path) -> Vec<Duration> {
             .unwrap_or_else(|| panic!("no RFC 3339 time at the start of {line:?}"));
         let key = (call_id.to_owned(), cseq.to_owned());
         if direction == "sent" && message.starts_with("INVITE ") {
-            if !sent.contains_key(&key) {
-                order.push(key.clone());
-                sent.insert(key, time);
+            if let Entry::Vacant(entry) = sent.entry(key.clone()) {
+                order.push(key);
+                entry.insert(time);
             }
         } else if direction == "received" && message.starts_with("SIP/2.0 200 ") {
             answered.entry(key).or_insert(time);
@@ -313,6 +314,9 @@ fn parse_rfc3339(text: &str) -> Option<f64> {
     Some((days * 86_400 + hours * 3_600 + minutes * 60 - offset) as f64 + seconds)
 }
 
+/// How long the last packets may take to reach the capture file.
+const CAPTURE_DRAIN: Duration = Duration::from_secs(2);
+
 /// `tshark` capturing the Kamailio port on `lo` into a pcapng file.
 struct Capture {
     process: RigProcess,
@@ -347,6 +351,10 @@ impl Capture {
     /// then stops its capture child and writes out what is still buffered (SIGTERM to the
     /// whole group, as `RigProcess::stop` sends, loses the last packets).
     fn stop(mut self) -> PathBuf {
+        // The kernel hands captured packets to dumpcap in blocks, at the latest after its
+        // buffer timeout (1 s); what it has not handed over yet is lost when the capture
+        // stops (the last call, when the capture was stopped at once).
+        std::thread::sleep(CAPTURE_DRAIN);
         let pid = i32::try_from(self.process.pid()).expect("pids fit in i32 on Linux");
         // SAFETY: kill() has no memory-safety preconditions; the pid is our unreaped child.
         unsafe { libc::kill(pid, libc::SIGINT) };
@@ -399,9 +407,9 @@ fn setup_times_on_wire(pcap: &Path, kamailio_port: u16) -> HashMap<u16, Vec<Dura
         }
         if method == "INVITE" && dst == kamailio_port {
             let key = (src, call_id.to_owned());
-            if !sent.contains_key(&key) {
-                order.push(key.clone());
-                sent.insert(key, (cseq.to_owned(), time));
+            if let Entry::Vacant(entry) = sent.entry(key.clone()) {
+                order.push(key);
+                entry.insert((cseq.to_owned(), time));
             }
         } else if status == "200" && src == kamailio_port {
             answered
