@@ -227,45 +227,6 @@ impl Request {
         self.raw.method
     }
 
-    pub fn call_id(&self) -> &str {
-        &self.common.call_id
-    }
-
-    pub fn cseq(&self) -> CSeq {
-        self.common.cseq
-    }
-
-    pub fn from(&self) -> &NameAddr {
-        &self.common.from
-    }
-
-    pub fn to(&self) -> &NameAddr {
-        &self.common.to
-    }
-
-    pub fn top_via(&self) -> &Via {
-        self.common.top_via()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        header::first(&self.raw.headers, name)
-    }
-
-    pub fn headers(&self) -> &rsip::Headers {
-        &self.raw.headers
-    }
-
-    pub fn body(&self) -> &[u8] {
-        &self.raw.body
-    }
-
-    /// The first Contact as a name-addr, if present and parseable.
-    pub fn contact(&self) -> Option<NameAddr> {
-        header::list(&self.raw.headers, "Contact")
-            .first()
-            .and_then(|c| c.parse().ok())
-    }
-
     /// The bytes to send: the start line with [`Request::uri`], then rsip prints the
     /// headers, then the body as bytes.
     pub fn encode(&self) -> Vec<u8> {
@@ -304,44 +265,6 @@ impl Response {
         })
     }
 
-    pub fn call_id(&self) -> &str {
-        &self.common.call_id
-    }
-
-    pub fn cseq(&self) -> CSeq {
-        self.common.cseq
-    }
-
-    pub fn from(&self) -> &NameAddr {
-        &self.common.from
-    }
-
-    pub fn to(&self) -> &NameAddr {
-        &self.common.to
-    }
-
-    pub fn top_via(&self) -> &Via {
-        self.common.top_via()
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        header::first(&self.raw.headers, name)
-    }
-
-    pub fn headers(&self) -> &rsip::Headers {
-        &self.raw.headers
-    }
-
-    pub fn body(&self) -> &[u8] {
-        &self.raw.body
-    }
-
-    pub fn contact(&self) -> Option<NameAddr> {
-        header::list(&self.raw.headers, "Contact")
-            .first()
-            .and_then(|c| c.parse().ok())
-    }
-
     pub fn is_provisional(&self) -> bool {
         self.code < 200
     }
@@ -354,6 +277,55 @@ impl Response {
         super::codec::encode_response(&self.raw)
     }
 }
+
+/// The accessors requests and responses share: the validated fields and header lookup.
+macro_rules! common_accessors {
+    ($ty:ident) => {
+        impl $ty {
+            pub fn call_id(&self) -> &str {
+                &self.common.call_id
+            }
+
+            pub fn cseq(&self) -> CSeq {
+                self.common.cseq
+            }
+
+            pub fn from(&self) -> &NameAddr {
+                &self.common.from
+            }
+
+            pub fn to(&self) -> &NameAddr {
+                &self.common.to
+            }
+
+            pub fn top_via(&self) -> &Via {
+                self.common.top_via()
+            }
+
+            pub fn header(&self, name: &str) -> Option<&str> {
+                header::first(&self.raw.headers, name)
+            }
+
+            pub fn headers(&self) -> &rsip::Headers {
+                &self.raw.headers
+            }
+
+            pub fn body(&self) -> &[u8] {
+                &self.raw.body
+            }
+
+            /// The first Contact as a name-addr, if present and parseable.
+            pub fn contact(&self) -> Option<NameAddr> {
+                header::list(&self.raw.headers, "Contact")
+                    .first()
+                    .and_then(|c| c.parse().ok())
+            }
+        }
+    };
+}
+
+common_accessors!(Request);
+common_accessors!(Response);
 
 /// A received message (boxed: it is moved from layer to layer).
 #[derive(Debug, Clone)]

@@ -133,6 +133,23 @@ pub fn uac_accept(response: &Response, asked: Option<u32>) -> Option<SessionTime
     }
 }
 
+/// The headers of our 2xx to a request that negotiated `timer` (RFC 4028 §9): Supported
+/// (`supported`), Session-Expires, and `Require: timer` when the peer supports timers.
+pub fn response_headers(
+    supported: String,
+    timer: Option<SessionTimer>,
+    request: &Request,
+) -> Vec<rsip::Header> {
+    let mut headers = vec![header::make("Supported", supported)];
+    if let Some(t) = timer {
+        headers.push(header::make("Session-Expires", t.header_value()));
+        if header::has_token(request.headers(), "Supported", "timer") {
+            headers.push(header::make("Require", "timer"));
+        }
+    }
+    headers
+}
+
 /// The Min-SE of a 422 response (§7.4: retry with at least this interval).
 pub fn min_se(response: &Response) -> Option<u32> {
     response

@@ -1,6 +1,6 @@
 //! The INVITE client transaction (RFC 3261 §17.1.1, Figure 5; RFC 6026 §8.4 adds Accepted).
 
-use super::{due, earliest, Backoff, ClientKey, Outbox, Timers, TransactionEvent};
+use super::{absorb_for, due, earliest, Backoff, ClientKey, Outbox, Timers, TransactionEvent};
 use crate::sip::builder;
 use crate::sip::header;
 use crate::sip::message::{Request, Response};
@@ -112,11 +112,10 @@ impl ClientInvite {
                 self.state = State::Completed;
                 self.timer_a = None;
                 self.timer_b = None;
-                let wait = if self.target.transport.is_reliable() {
-                    Duration::ZERO
-                } else {
-                    Duration::from_secs(32).max(self.timers.timeout())
-                };
+                let wait = absorb_for(
+                    self.target,
+                    Duration::from_secs(32).max(self.timers.timeout()),
+                );
                 self.timer_d = Some(now + wait);
                 out.events
                     .push_back(TransactionEvent::Response(key.clone(), Box::new(response)));

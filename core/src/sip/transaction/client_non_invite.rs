@@ -1,9 +1,9 @@
 //! The non-INVITE client transaction (RFC 3261 §17.1.2, Figure 6).
 
-use super::{due, earliest, Backoff, ClientKey, Outbox, Timers, TransactionEvent};
+use super::{absorb_for, due, earliest, Backoff, ClientKey, Outbox, Timers, TransactionEvent};
 use crate::sip::message::{Request, Response};
 use crate::sip::target::Target;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -78,12 +78,7 @@ impl ClientNonInvite {
                 self.state = State::Completed;
                 self.timer_e = None;
                 self.timer_f = None;
-                let wait = if self.target.transport.is_reliable() {
-                    Duration::ZERO
-                } else {
-                    self.timers.t4
-                };
-                self.timer_k = Some(now + wait);
+                self.timer_k = Some(now + absorb_for(self.target, self.timers.t4));
                 out.events
                     .push_back(TransactionEvent::Response(key.clone(), Box::new(response)));
             }

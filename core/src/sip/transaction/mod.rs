@@ -223,6 +223,17 @@ fn earliest(deadlines: impl IntoIterator<Item = Option<Instant>>) -> Option<Inst
     deadlines.into_iter().flatten().min()
 }
 
+/// How long a transaction lingers to absorb retransmissions (timers D, I, J, K): the
+/// unreliable value over UDP, zero over TCP/TLS, where nothing is retransmitted
+/// (§17.1.1.2, §17.1.2.2, §17.2.1, §17.2.2).
+fn absorb_for(target: Target, unreliable: Duration) -> Duration {
+    if target.transport.is_reliable() {
+        Duration::ZERO
+    } else {
+        unreliable
+    }
+}
+
 /// Whether `deadline` has passed at `now`.
 fn due(deadline: Option<Instant>, now: Instant) -> bool {
     deadline.is_some_and(|d| d <= now)

@@ -2,13 +2,14 @@
 //! Accepted, where 2xx retransmissions belong to the TU and ACKs pass through).
 
 use super::{
-    due, earliest, Backoff, Outbox, ServerKey, Timers, TransactionError, TransactionEvent,
+    absorb_for, due, earliest, Backoff, Outbox, ServerKey, Timers, TransactionError,
+    TransactionEvent,
 };
 use crate::sip::builder;
 use crate::sip::codec::encode_response;
 use crate::sip::message::Request;
 use crate::sip::target::Target;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -102,12 +103,7 @@ impl ServerInvite {
                 self.state = State::Confirmed;
                 self.timer_g = None;
                 self.timer_h = None;
-                let wait = if self.reply_to.transport.is_reliable() {
-                    Duration::ZERO
-                } else {
-                    self.timers.t4
-                };
-                self.timer_i = Some(now + wait);
+                self.timer_i = Some(now + absorb_for(self.reply_to, self.timers.t4));
                 true
             }
             State::Confirmed => true,

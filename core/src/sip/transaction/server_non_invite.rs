@@ -1,9 +1,9 @@
 //! The non-INVITE server transaction (RFC 3261 §17.2.2, Figure 8).
 
-use super::{due, Outbox, ServerKey, Timers, TransactionError};
+use super::{absorb_for, due, Outbox, ServerKey, Timers, TransactionError};
 use crate::sip::codec::encode_response;
 use crate::sip::target::Target;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -74,12 +74,7 @@ impl ServerNonInvite {
             self.state = State::Proceeding;
         } else {
             self.state = State::Completed;
-            let wait = if self.reply_to.transport.is_reliable() {
-                Duration::ZERO
-            } else {
-                self.timers.timeout()
-            };
-            self.timer_j = Some(now + wait);
+            self.timer_j = Some(now + absorb_for(self.reply_to, self.timers.timeout()));
         }
         Ok(())
     }

@@ -60,7 +60,16 @@ impl Retransmission {
         }
     }
 
-    pub fn advance(&mut self, now: Instant) {
+    /// The response to send again when its time has come, the next time then set.
+    pub fn due(&mut self, now: Instant) -> Option<(ServerKey, rsip::Response)> {
+        if self.next > now {
+            return None;
+        }
+        self.advance(now);
+        Some((self.key.clone(), self.response.clone()))
+    }
+
+    fn advance(&mut self, now: Instant) {
         let doubled = self.interval * 2;
         self.interval = self.cap.map_or(doubled, |c| doubled.min(c));
         self.next = now + self.interval;

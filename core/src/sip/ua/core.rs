@@ -305,8 +305,7 @@ impl Core {
         self.reply_with(now, key, req, code, phrase, Vec::new(), None);
     }
 
-    /// A response with extra headers and an optional body. Responses that can establish or
-    /// refresh a dialog carry our Contact (§12.1.1, §13.3.1).
+    /// A response with extra headers and an optional body, sent at once.
     #[allow(clippy::too_many_arguments)]
     pub fn reply_with(
         &mut self,
@@ -318,31 +317,60 @@ impl Core {
         extra: Vec<rsip::Header>,
         body: Option<(&str, Vec<u8>)>,
     ) {
-        let tag = req
-            .to()
-            .tag()
+        let resp = self.build_reply(req, code, phrase, None, extra, body);
+        self.respond(now, key, resp);
+    }
+
+    /// A response with no body and the To tag of the dialog it belongs to (§9.2, §12.1.1).
+    pub fn reply_tagged(
+        &mut self,
+        now: Instant,
+        key: &ServerKey,
+        req: &Request,
+        code: u16,
+        phrase: Option<&str>,
+        tag: &str,
+    ) {
+        let resp = self.build_reply(req, code, phrase, Some(tag), Vec::new(), None);
+        self.respond(now, key, resp);
+    }
+
+    /// Builds a response (§8.2.6): the request's mandatory headers, the To tag (`tag`, else
+    /// the request's, else a new one), our Contact and Allow on responses that can
+    /// establish or refresh a dialog (§12.1.1, §13.3.1.4), Allow where RFC 3261 asks for it
+    /// (405, 501, OPTIONS), Server, then `extra` and the body.
+    pub fn build_reply(
+        &mut self,
+        req: &Request,
+        code: u16,
+        phrase: Option<&str>,
+        tag: Option<&str>,
+        extra: Vec<rsip::Header>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> rsip::Response {
+        let tag = tag
+            .or(req.to().tag())
             .map(str::to_owned)
             .unwrap_or_else(|| self.token());
         let mut resp = builder::response(req, code, phrase, Some(&tag));
         let dialog_forming = matches!(
             req.method(),
             Method::Invite | Method::Update | Method::Subscribe | Method::Refer
-        );
-        if dialog_forming && (101..300).contains(&code) {
+        ) && (101..300).contains(&code);
+        if dialog_forming {
             if let Ok(contact) = self.contact() {
                 resp.headers.push(make("Contact", contact.to_string()));
             }
         }
-        resp.headers
-            .push(make("Server", self.config.user_agent.clone()));
-        if matches!(code, 405 | 501)
+        if dialog_forming
+            || matches!(code, 405 | 501)
             || (req.method() == Method::Options && code == 200)
-            || (req.method() == Method::Invite && (200..300).contains(&code))
         {
             resp.headers.push(make("Allow", crate::sip::ALLOW));
         }
-        let resp = builder::finish_response(resp, extra, body);
-        self.respond(now, key, resp);
+        resp.headers
+            .push(make("Server", self.config.user_agent.clone()));
+        builder::finish_response(resp, extra, body)
     }
 
     /// The option tags we advertise in Supported.

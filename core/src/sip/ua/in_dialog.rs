@@ -62,14 +62,9 @@ impl UserAgent {
         if call.phase == Phase::Offered {
             // §15.1.2: a BYE in the early dialog ends the INVITE with 487.
             if let Some(invite_key) = call.invite_server.clone() {
-                let invite = call.invite.clone();
-                let tag = call.local_tag.clone();
-                let resp = crate::sip::builder::finish_response(
-                    crate::sip::builder::response(&invite, 487, None, Some(&tag)),
-                    Vec::new(),
-                    None,
-                );
-                self.core.respond(now, &invite_key, resp);
+                let (invite, tag) = (call.invite.clone(), call.local_tag.clone());
+                self.core
+                    .reply_tagged(now, &invite_key, &invite, 487, None, &tag);
             }
             self.end_call(handle, EndReason::CallerCancelled, None, "");
         } else {
@@ -100,6 +95,13 @@ impl UserAgent {
             }
             Phase::Terminated => Err(CommandError::UnknownCall(handle)),
         }
+    }
+
+    /// Ends a call whose offer/answer failed after its dialog was set up: BYE, and the
+    /// call reported failed with 488 (RFC 3261 §13.2.1, §14.1).
+    pub(super) fn abort_call(&mut self, now: Instant, handle: CallHandle, why: &str) {
+        self.send_bye(now, handle);
+        self.end_call(handle, EndReason::Failed, Some(488), why);
     }
 
     pub(super) fn send_bye(&mut self, now: Instant, handle: CallHandle) {
@@ -263,8 +265,7 @@ impl UserAgent {
                         // RFC 3261 §14.1: a 2xx whose answer we cannot use; the session stays,
                         // but the peer and we now disagree: end it.
                         tracing::warn!(call = %handle, "unusable answer to our re-INVITE");
-                        self.send_bye(now, handle);
-                        self.end_call(handle, EndReason::Failed, Some(488), "unusable SDP answer");
+                        self.abort_call(now, handle, "unusable SDP answer");
                         return;
                     }
                 }
@@ -311,6 +312,27 @@ impl UserAgent {
 
     // ---- session modification: the peer's ---------------------------------------------
 
+    /// RFC 4028 §9 for a request we answer with 2xx (INVITE, re-INVITE, UPDATE): the
+    /// session timer to use, or `None` once the request got 422 for an interval below our
+    /// Min-SE.
+    pub(super) fn uas_session_timer(
+        &mut self,
+        now: Instant,
+        req: &Request,
+        key: &ServerKey,
+    ) -> Option<Option<session_timer::SessionTimer>> {
+        let (wanted, min_se) = (self.core.config.session_expires, self.core.config.min_se);
+        match session_timer::uas_decide(req, wanted, min_se) {
+            UasDecision::TooSmall { min_se } => {
+                let extra = vec![make("Min-SE", min_se.to_string())];
+                self.core.reply_with(now, key, req, 422, None, extra, None);
+                None
+            }
+            UasDecision::Use(t) => Some(Some(t)),
+            UasDecision::None => Some(None),
+        }
+    }
+
     /// A re-INVITE from the peer (§14.2): hold/resume, new media address, session refresh.
     fn incoming_reinvite(
         &mut self,
@@ -319,7 +341,6 @@ impl UserAgent {
         req: Request,
         key: ServerKey,
     ) {
-        let (session_expires, min_se) = (self.core.config.session_expires, self.core.config.min_se);
         let supported = self.core.supported();
         let t1 = self.core.config.timers.t1;
         let t2 = self.core.config.timers.t2;
@@ -342,23 +363,10 @@ impl UserAgent {
             );
             return;
         }
-        let call = self.calls.get_mut(&handle).expect("caller checked");
-        let timer = match session_timer::uas_decide(&req, session_expires, min_se) {
-            UasDecision::TooSmall { min_se } => {
-                self.core.reply_with(
-                    now,
-                    &key,
-                    &req,
-                    422,
-                    None,
-                    vec![make("Min-SE", min_se.to_string())],
-                    None,
-                );
-                return;
-            }
-            UasDecision::Use(t) => Some(t),
-            UasDecision::None => None,
+        let Some(timer) = self.uas_session_timer(now, &req, &key) else {
+            return;
         };
+        let call = self.calls.get_mut(&handle).expect("caller checked");
         let want = call.wanted_direction();
         let offer = std::str::from_utf8(req.body())
             .unwrap_or_default()
@@ -392,21 +400,13 @@ impl UserAgent {
             d.refresh_target(req.contact());
         }
         call.set_session_timer(timer, false);
-        let mut extra = vec![make("Supported", supported)];
-        if let Some(t) = timer {
-            extra.push(make("Session-Expires", t.header_value()));
-            if header::has_token(req.headers(), "Supported", "timer") {
-                extra.push(make("Require", "timer"));
-            }
-        }
+        let extra = session_timer::response_headers(supported, timer, &req);
         let tag = call.local_tag.clone();
-        let mut resp = crate::sip::builder::response(&req, 200, None, Some(&tag));
-        if let Ok(contact) = self.core.contact() {
-            resp.headers.push(make("Contact", contact.to_string()));
-        }
-        resp.headers.push(make("Allow", crate::sip::ALLOW));
-        let resp = crate::sip::builder::finish_response(
-            resp,
+        let resp = self.core.build_reply(
+            &req,
+            200,
+            None,
+            Some(&tag),
             extra,
             Some(("application/sdp", body.into_bytes())),
         );
@@ -427,7 +427,11 @@ impl UserAgent {
     /// New media from an offer/answer exchange. Remote hold is the peer no longer
     /// receiving (it offered or answered sendonly, inactive or the RFC 2543 0.0.0.0 form,
     /// RFC 3264 §8.4), which shows as our direction not sending.
-    fn apply_remote_media(&mut self, handle: CallHandle, media: crate::sdp::NegotiatedMedia) {
+    pub(super) fn apply_remote_media(
+        &mut self,
+        handle: CallHandle,
+        media: crate::sdp::NegotiatedMedia,
+    ) {
         let Some(call) = self.calls.get_mut(&handle) else {
             return;
         };
@@ -443,33 +447,23 @@ impl UserAgent {
 
     /// UPDATE (RFC 3311): an offer without re-INVITE, or a session refresh.
     fn incoming_update(&mut self, now: Instant, handle: CallHandle, req: Request, key: ServerKey) {
-        let (session_expires, min_se) = (self.core.config.session_expires, self.core.config.min_se);
         let supported = self.core.supported();
-        let call = self.calls.get_mut(&handle).expect("caller checked");
         let offer = std::str::from_utf8(req.body())
             .unwrap_or_default()
             .trim()
             .to_owned();
-        if !offer.is_empty() && call.modification.as_ref().is_some_and(|m| m.with_offer) {
+        let glare = self
+            .calls
+            .get(&handle)
+            .is_some_and(|c| c.modification.as_ref().is_some_and(|m| m.with_offer));
+        if !offer.is_empty() && glare {
             self.core.reply(now, &key, &req, 491, None);
             return;
         }
-        let timer = match session_timer::uas_decide(&req, session_expires, min_se) {
-            UasDecision::TooSmall { min_se } => {
-                self.core.reply_with(
-                    now,
-                    &key,
-                    &req,
-                    422,
-                    None,
-                    vec![make("Min-SE", min_se.to_string())],
-                    None,
-                );
-                return;
-            }
-            UasDecision::Use(t) => Some(t),
-            UasDecision::None => None,
+        let Some(timer) = self.uas_session_timer(now, &req, &key) else {
+            return;
         };
+        let call = self.calls.get_mut(&handle).expect("caller checked");
         let want = call.wanted_direction();
         let answer = if offer.is_empty() {
             None
@@ -491,13 +485,7 @@ impl UserAgent {
             call.set_session_timer(timer, false);
             call.arm_session_timer(now);
         }
-        let mut extra = vec![make("Supported", supported)];
-        if let Some(t) = timer {
-            extra.push(make("Session-Expires", t.header_value()));
-            if header::has_token(req.headers(), "Supported", "timer") {
-                extra.push(make("Require", "timer"));
-            }
-        }
+        let extra = session_timer::response_headers(supported, timer, &req);
         let body = answer
             .as_ref()
             .map(|(a, _)| ("application/sdp", a.clone().into_bytes()));
@@ -958,9 +946,7 @@ impl UserAgent {
                 self.end_call(handle, EndReason::Failed, None, "no ACK received");
                 return;
             }
-            if r.next <= now {
-                let (key, resp) = (r.key.clone(), r.response.clone());
-                r.advance(now);
+            if let Some((key, resp)) = r.due(now) {
                 self.core.respond(now, &key, resp);
             }
         }
@@ -973,18 +959,12 @@ impl UserAgent {
                 let key = r.key.clone();
                 call.reliable_provisional = None;
                 let (invite, tag) = (call.invite.clone(), call.local_tag.clone());
-                let resp = crate::sip::builder::finish_response(
-                    crate::sip::builder::response(&invite, 504, Some("No PRACK"), Some(&tag)),
-                    Vec::new(),
-                    None,
-                );
-                self.core.respond(now, &key, resp);
+                self.core
+                    .reply_tagged(now, &key, &invite, 504, Some("No PRACK"), &tag);
                 self.end_call(handle, EndReason::Failed, Some(504), "no PRACK received");
                 return;
             }
-            if r.next <= now {
-                let (key, resp) = (r.key.clone(), r.response.clone());
-                r.advance(now);
+            if let Some((key, resp)) = r.due(now) {
                 self.core.respond(now, &key, resp);
             }
         }

@@ -12,7 +12,7 @@ use crate::sip::dialog::{Dialog, DialogState};
 use crate::sip::header::{self, make};
 use crate::sip::message::Request;
 use crate::sip::refer::Replaces;
-use crate::sip::session_timer::{self, UasDecision};
+use crate::sip::session_timer;
 use crate::sip::transaction::ServerKey;
 use rand::RngExt;
 use std::net::SocketAddr;
@@ -74,19 +74,8 @@ impl UserAgent {
                 return;
             }
         }
-        let timer = match session_timer::uas_decide(
-            &req,
-            self.core.config.session_expires,
-            self.core.config.min_se,
-        ) {
-            UasDecision::TooSmall { min_se } => {
-                let extra = vec![make("Min-SE", min_se.to_string())];
-                self.core
-                    .reply_with(now, &key, &req, 422, None, extra, None);
-                return;
-            }
-            UasDecision::Use(t) => Some(t),
-            UasDecision::None => None,
+        let Some(timer) = self.uas_session_timer(now, &req, &key) else {
+            return;
         };
         let offer = match std::str::from_utf8(req.body()) {
             Ok(text) if !text.trim().is_empty() => Some(text.to_owned()),
@@ -199,26 +188,23 @@ impl UserAgent {
         let supported = header::has_token(req.headers(), "Supported", "100rel");
         let reliable =
             prack != PrackMode::Off && (required || (supported && prack == PrackMode::Required));
-        let mut extra = Vec::new();
-        if reliable {
-            let rseq = call.next_rseq;
+        let rseq = reliable.then(|| {
             call.next_rseq += 1;
-            extra.push(make("Require", "100rel"));
-            extra.push(make("RSeq", rseq.to_string()));
+            call.next_rseq - 1
+        });
+        let extra = match rseq {
+            Some(rseq) => vec![make("Require", "100rel"), make("RSeq", rseq.to_string())],
+            None => Vec::new(),
+        };
+        // Our Contact in the 180 makes the early dialog usable (§12.1.1).
+        let response = self
+            .core
+            .build_reply(&req, 180, None, Some(&tag), extra, None);
+        self.core.respond(now, &key, response.clone());
+        if let (Some(rseq), Some(call)) = (rseq, self.calls.get_mut(&handle)) {
             // The reliable 1xx is resent at T1, 2·T1, 4·T1... until PRACKed (RFC 3262 §3).
-            let response = ringing_response(&self.core, &req, &tag, extra);
             call.unacked_rseq = Some(rseq);
-            call.reliable_provisional = Some(Retransmission::new(
-                now,
-                key.clone(),
-                response.clone(),
-                t1,
-                None,
-            ));
-            self.core.respond(now, &key, response);
-        } else {
-            let response = ringing_response(&self.core, &req, &tag, extra);
-            self.core.respond(now, &key, response);
+            call.reliable_provisional = Some(Retransmission::new(now, key, response, t1, None));
         }
     }
 
@@ -261,23 +247,13 @@ impl UserAgent {
         call.sdp = Some(sdp);
         call.reliable_provisional = None;
         let req = call.invite.clone();
-        let mut extra = vec![make("Supported", supported)];
-        if let Some(t) = call.session_timer {
-            extra.push(make("Session-Expires", t.header_value()));
-            if header::has_token(req.headers(), "Supported", "timer") {
-                extra.push(make("Require", "timer"));
-            }
-        }
+        let extra = session_timer::response_headers(supported, call.session_timer, &req);
         let tag = call.local_tag.clone();
-        let mut resp = crate::sip::builder::response(&req, 200, None, Some(&tag));
-        if let Ok(contact) = self.core.contact() {
-            resp.headers.push(make("Contact", contact.to_string()));
-        }
-        resp.headers.push(make("Allow", crate::sip::ALLOW));
-        resp.headers
-            .push(make("Server", self.core.config.user_agent.clone()));
-        let resp = crate::sip::builder::finish_response(
-            resp,
+        let resp = self.core.build_reply(
+            &req,
+            200,
+            None,
+            Some(&tag),
             extra,
             Some(("application/sdp", body.into_bytes())),
         );
@@ -293,12 +269,7 @@ impl UserAgent {
         });
         call.ok_retransmission = Some(Retransmission::new(now, key, resp, t1, Some(t2)));
         if let Some(media) = media {
-            call.remote_hold = !media.direction.sends();
-            call.media = Some(media.clone());
-            self.core.emit(UaEvent::Media {
-                call: handle,
-                media: Some(media),
-            });
+            self.apply_remote_media(handle, media);
         }
         tracing::info!(call = %handle, "answered");
         self.report(handle);
@@ -325,14 +296,8 @@ impl UserAgent {
             .invite_server
             .clone()
             .ok_or(CommandError::InvalidState(handle))?;
-        let req = call.invite.clone();
-        let tag = call.local_tag.clone();
-        let resp = crate::sip::builder::finish_response(
-            crate::sip::builder::response(&req, code, None, Some(&tag)),
-            Vec::new(),
-            None,
-        );
-        self.core.respond(now, &key, resp);
+        let (req, tag) = (call.invite.clone(), call.local_tag.clone());
+        self.core.reply_tagged(now, &key, &req, code, None, &tag);
         tracing::info!(call = %handle, code, "declined");
         self.end_call(handle, EndReason::Declined, Some(code), "");
         Ok(())
@@ -346,25 +311,19 @@ impl UserAgent {
             return;
         };
         // §9.2: the 200 to CANCEL carries the To tag of our responses to the INVITE.
-        let tag = self.calls.get(&handle).map(|c| c.local_tag.clone());
-        let ok = crate::sip::builder::finish_response(
-            crate::sip::builder::response(&req, 200, None, tag.as_deref()),
-            Vec::new(),
-            None,
-        );
-        self.core.respond(now, &key, ok);
+        let tag = self
+            .calls
+            .get(&handle)
+            .map(|c| c.local_tag.clone())
+            .unwrap_or_default();
+        self.core.reply_tagged(now, &key, &req, 200, None, &tag);
         if !self.core.tx.is_pending(&invite_key) {
             return;
         }
         if let Some(call) = self.calls.get(&handle) {
-            let invite = call.invite.clone();
-            let tag = call.local_tag.clone();
-            let resp = crate::sip::builder::finish_response(
-                crate::sip::builder::response(&invite, 487, None, Some(&tag)),
-                Vec::new(),
-                None,
-            );
-            self.core.respond(now, &invite_key, resp);
+            let (invite, tag) = (call.invite.clone(), call.local_tag.clone());
+            self.core
+                .reply_tagged(now, &invite_key, &invite, 487, None, &tag);
             tracing::info!(call = %handle, "caller cancelled");
             self.end_call(
                 handle,
@@ -401,19 +360,11 @@ impl UserAgent {
                 .to_owned();
             let result = call.sdp.as_mut().map(|s| s.process_answer(&answer));
             match result {
-                Some(Ok(media)) => {
-                    call.remote_hold = !media.direction.sends();
-                    call.media = Some(media.clone());
-                    self.core.emit(UaEvent::Media {
-                        call: handle,
-                        media: Some(media),
-                    });
-                }
+                Some(Ok(media)) => self.apply_remote_media(handle, media),
                 _ => {
                     // §13.3.1.4 / RFC 3261 §14: no usable answer in the ACK ends the call.
                     tracing::warn!(call = %handle, "ACK without a usable SDP answer");
-                    self.send_bye(now, handle);
-                    self.end_call(handle, EndReason::Failed, Some(488), "no SDP answer in ACK");
+                    self.abort_call(now, handle, "no SDP answer in ACK");
                     return;
                 }
             }
@@ -452,21 +403,6 @@ impl UserAgent {
             self.end_call(old, EndReason::Replaced, None, "");
         }
     }
-}
-
-/// 180 Ringing with our Contact, which makes the early dialog usable (§12.1.1).
-fn ringing_response(
-    core: &super::core::Core,
-    req: &Request,
-    tag: &str,
-    extra: Vec<rsip::Header>,
-) -> rsip::Response {
-    let mut resp = crate::sip::builder::response(req, 180, None, Some(tag));
-    if let Ok(contact) = core.contact() {
-        resp.headers.push(make("Contact", contact.to_string()));
-    }
-    resp.headers.push(make("Allow", crate::sip::ALLOW));
-    crate::sip::builder::finish_response(resp, extra, None)
 }
 
 /// The response to an offer we cannot accept (RFC 3261 §13.3.1.3, §21.4.26).

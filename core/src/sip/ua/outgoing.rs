@@ -426,20 +426,12 @@ impl UserAgent {
         };
         let replaces = call.replaces;
         match answer {
-            Ok(media) => {
-                call.remote_hold = !media.direction.sends();
-                call.media = Some(media.clone());
-                self.core.emit(UaEvent::Media {
-                    call: handle,
-                    media: Some(media),
-                });
-            }
+            Ok(media) => self.apply_remote_media(handle, media),
             Err(e) => {
                 // §13.2.1: a 2xx without a usable answer ends the call after its ACK.
                 tracing::warn!(call = %handle, error = %e, "no usable SDP answer");
                 self.report(handle);
-                self.send_bye(now, handle);
-                self.end_call(handle, EndReason::Failed, Some(488), &e);
+                self.abort_call(now, handle, &e);
                 return;
             }
         }
