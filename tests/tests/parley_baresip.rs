@@ -323,3 +323,25 @@ fn call_through_a_proxy_that_challenges_invites() {
     agent.hangup(&call);
     bob.wait_call_event("CALL_CLOSED", wait::MEDIUM);
 }
+
+/// G.711 A-law end to end (the other tests negotiate µ-law).
+#[test]
+fn pcma_audio_both_ways() {
+    let s = setup("pcma", 440, |c| c.codecs(&["PCMA"]));
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000).codecs("PCMA"));
+    let call = s.agent.dial(&s.kamailio.aor("bob"));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    let media = seen(
+        &s.agent,
+        |e| e["event"] == "media" && e["call"] == call,
+        wait::SHORT,
+    );
+    assert_eq!(media["codec"], "PCMA");
+    let recording = recording(&s.agent, &call);
+    talk(&bob);
+    s.agent.hangup(&call);
+    bob.wait_call_event("CALL_CLOSED", wait::MEDIUM);
+    audio::assert_wav_frequency(&bob.wait_received_wav(2.0, wait::MEDIUM), 440.0);
+    audio::assert_wav_frequency(&recording, 1000.0);
+}

@@ -43,6 +43,12 @@ fn registers_refreshes_and_unregisters_on_quit() {
         &kamailio, "1001"
     ) >= first + 4));
     assert!(kamailio.is_registered("1001"));
+    // The agent's own unregister and register commands.
+    agent.command_ok(serde_json::json!({"cmd": "unregister"}));
+    registration_event(&agent, "unregistered");
+    kamailio.wait_unregistered("1001", wait::SHORT);
+    agent.command_ok(serde_json::json!({"cmd": "register"}));
+    kamailio.wait_registered("1001", wait::SHORT);
     assert_eq!(agent.quit(wait::MEDIUM).code(), Some(0));
     kamailio.wait_unregistered("1001", wait::SHORT);
 }

@@ -1220,3 +1220,38 @@ fn outgoing_call_with_early_media() {
     );
     finish(agent);
 }
+
+/// RFC 3311: the caller holds and resumes with UPDATE carrying SDP; Parley answers each
+/// offer in the 200 and reports the remote hold.
+#[test]
+fn update_with_an_offer_holds_and_resumes() {
+    let dir = TestDir::new("parley_sipp_uac_update_hold");
+    let sipp_port = ports::port();
+    let mut config = config(sipp_port);
+    config.agent.auto_answer = Some(true);
+    let agent = start_agent(&dir, config);
+    let outcome = uac("uac_update_hold", &agent, sipp_port)
+        .pause(Duration::from_millis(300))
+        .run(&dir);
+    outcome.assert_success();
+    let call = agent.wait_event(|e| e["event"] == "incoming_call", wait::MEDIUM)["call"].clone();
+    wait_ended(&agent, &call);
+    let held = agent
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "call_state" && e["call"] == call && e["state"] == "held")
+        .expect("a held state");
+    assert_eq!(held["held_by"], "remote");
+    assert_eq!(
+        call_states(&agent, &call),
+        [
+            "offered",
+            "connecting",
+            "connected",
+            "held",
+            "connected",
+            "ended"
+        ]
+    );
+    finish(agent);
+}
