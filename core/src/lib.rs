@@ -6,5 +6,6 @@
 //! The runtime crate owns the I/O and drains outputs after every input (DESIGN §1).
 
 pub mod agent;
+pub mod link;
 pub mod sdp;
 pub mod sip;

@@ -4,6 +4,7 @@
 use super::call::{Call, Phase, Role};
 use super::core::{Owner, Purpose};
 use super::{CallHandle, CallState, CommandError, DialOptions, EndReason, UaEvent, UserAgent};
+use crate::link::{self, DialTarget};
 use crate::sdp::{Direction, SdpSession};
 use crate::sip::builder;
 use crate::sip::dialog::{Dialog, DialogState};
@@ -92,29 +93,29 @@ impl UserAgent {
         if scheme == "sip" || scheme == "sips" {
             return to.parse().map_err(|_| invalid());
         }
-        let (number, phone) = match to.split_once(':') {
-            // RFC 3966 §5.1: visual separators are not part of the number.
-            Some((s, rest)) if s.eq_ignore_ascii_case("tel") => {
-                (rest.split(';').next().unwrap_or_default(), true)
-            }
+        let (user, phone) = match to.split_once(':') {
+            Some((s, _)) if s.eq_ignore_ascii_case("tel") => match link::parse(to) {
+                Ok(DialTarget::Number(n)) => (n, true),
+                _ => return Err(invalid()),
+            },
             Some(_) => return Err(invalid()),
             None if to.contains('@') => return format!("sip:{to}").parse().map_err(|_| invalid()),
-            None => (to, false),
+            None => match link::number(to) {
+                Ok(DialTarget::Number(n)) => (n, false),
+                // A user name in our domain (e.g. a queue or a colleague's login).
+                _ if !to.is_empty()
+                    && to
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) =>
+                {
+                    (to.to_owned(), false)
+                }
+                _ => return Err(invalid()),
+            },
         };
-        let digits: String = number
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-            .collect();
-        let valid = !digits.is_empty()
-            && digits.char_indices().all(|(i, c)| {
-                c.is_ascii_alphanumeric() || "*#".contains(c) || (c == '+' && i == 0)
-            });
-        if !valid {
-            return Err(invalid());
-        }
         let aor = &self.core.config.aor;
-        let mut uri = SipUri::new(Some(&digits), aor.host.clone(), aor.port);
-        if phone || digits.starts_with('+') {
+        let mut uri = SipUri::new(Some(&user), aor.host.clone(), aor.port);
+        if phone || user.starts_with('+') {
             // RFC 3261 §19.1.1: a telephone number in a SIP URI.
             uri.set_param("user", Some("phone"));
         }
