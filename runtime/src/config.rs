@@ -179,6 +179,8 @@ pub struct AgentSettings {
     pub ring_timeout_seconds: u64,
     pub wrapup_seconds: u64,
     pub auto_answer: bool,
+    /// SQLite file of the call history; none: no history is kept.
+    pub history_file: Option<PathBuf>,
 }
 
 impl Default for AgentSettings {
@@ -189,6 +191,7 @@ impl Default for AgentSettings {
             ring_timeout_seconds: 30,
             wrapup_seconds: 0,
             auto_answer: false,
+            history_file: None,
         }
     }
 }
@@ -243,6 +246,7 @@ pub struct Settings {
     pub agent: AgentConfig,
     pub initial_state: AgentState,
     pub auto_answer: bool,
+    pub history_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -486,6 +490,7 @@ impl Config {
                 InitialState::Offline => AgentState::Offline,
             },
             auto_answer: g.auto_answer,
+            history_file: g.history_file.clone(),
         })
     }
 }

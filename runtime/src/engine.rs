@@ -8,6 +8,7 @@ use crate::dns::{DnsError, Resolver};
 use crate::media::{self, Control, MediaHandle, MediaSocket, Report};
 use crate::protocol::{CallSummary, Command, Event, RequestedState};
 use crate::secrets::Secret;
+use crate::store::{Store, StoreError};
 use crate::transport::{self, StreamEvent};
 use audio_engine::{DtmfDigit, MediaEvent};
 use parley_core::agent::{AgentAction, AgentMachine, AgentState, NotReadyReason};
@@ -42,6 +43,8 @@ pub enum StartError {
     Tls(String),
     #[error(transparent)]
     Dns(#[from] DnsError),
+    #[error(transparent)]
+    History(#[from] StoreError),
 }
 
 /// A command with the caller's correlation id.
@@ -87,7 +90,13 @@ pub async fn start(
     let resolver = Resolver::new(&settings.dns_servers)?;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
-    let engine = Engine::new(settings, password, udp, tls, resolver, event_tx);
+    let store = settings
+        .history_file
+        .as_deref()
+        .map(Store::open)
+        .transpose()?;
+    let mut engine = Engine::new(settings, password, udp, tls, resolver, event_tx);
+    engine.store = store;
     tokio::spawn(engine.run(cmd_rx));
     Ok((AgentHandle { tx: cmd_tx }, event_rx))
 }
@@ -97,6 +106,8 @@ pub async fn start(
 struct CallInfo {
     talked: bool,
     telephone_event: bool,
+    /// Its row in the call history.
+    record: Option<i64>,
 }
 
 struct Engine {
@@ -121,6 +132,7 @@ struct Engine {
     local_ip: Option<IpAddr>,
     events: mpsc::UnboundedSender<Event>,
     quit_by: Option<Instant>,
+    store: Option<Store>,
 }
 
 impl Engine {
@@ -186,6 +198,7 @@ impl Engine {
             local_ip: None,
             events,
             quit_by: None,
+            store: None,
         }
     }
 
@@ -547,7 +560,24 @@ impl Engine {
 
     async fn incoming(&mut self, now: Instant, call: IncomingCall) {
         let handle = call.call;
-        self.calls.insert(handle, CallInfo::default());
+        let headers = call.headers.iter().cloned().collect();
+        let record = self.record(|s| {
+            s.started(
+                &handle.to_string(),
+                "inbound",
+                &call.from,
+                call.from_name.as_deref(),
+                call.from_user.as_deref(),
+                &headers,
+            )
+        });
+        self.calls.insert(
+            handle,
+            CallInfo {
+                record,
+                ..CallInfo::default()
+            },
+        );
         self.agent.call_offered(now, handle);
         let replaces = call.replaces;
         self.emit(Event::IncomingCall {
@@ -595,10 +625,19 @@ impl Engine {
         let _guard = span.enter();
         tracing::info!(state = name, "call state");
         let info = self.calls.entry(call).or_default();
+        let record = info.record;
         match state {
-            CallState::Connected | CallState::Held(_) => info.talked = true,
-            CallState::Ended { .. } => {
+            CallState::Connected | CallState::Held(_) if !info.talked => {
+                info.talked = true;
+                if let Some(id) = record {
+                    self.record(|s| s.answered(id));
+                }
+            }
+            CallState::Ended { reason, .. } => {
                 let talked = info.talked;
+                if let Some(id) = record {
+                    self.record(|s| s.ended(id, end_reason(reason)));
+                }
                 self.calls.remove(&call);
                 self.media.remove(&call);
                 self.sockets.remove(&call);
@@ -781,7 +820,23 @@ impl Engine {
             .dial(Instant::now(), to, local, options)
             .map_err(ua_error)?;
         self.sockets.insert(call, socket);
-        self.calls.insert(call, CallInfo::default());
+        let record = self.record(|s| {
+            s.started(
+                &call.to_string(),
+                "outbound",
+                to,
+                None,
+                Some(to),
+                &Default::default(),
+            )
+        });
+        self.calls.insert(
+            call,
+            CallInfo {
+                record,
+                ..CallInfo::default()
+            },
+        );
         self.agent.call_dialed(call);
         Ok(call)
     }
@@ -824,6 +879,22 @@ impl Engine {
                 format!("{call}: RFC 4733 events were not negotiated"),
             )),
             (false, _) => self.ua.send_dtmf_info(now, call, digits).map_err(ua_error),
+        }
+    }
+
+    /// Writes to the call history, if one is kept; a failure is reported, and the call goes
+    /// on.
+    fn record<T>(&self, write: impl FnOnce(&Store) -> Result<T, StoreError>) -> Option<T> {
+        let store = self.store.as_ref()?;
+        match write(store) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.emit(Event::Error {
+                    code: "history".into(),
+                    message: e.to_string(),
+                });
+                None
+            }
         }
     }
 

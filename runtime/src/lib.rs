@@ -10,5 +10,6 @@ pub mod headless;
 pub mod media;
 pub mod protocol;
 pub mod secrets;
+pub mod store;
 pub mod trace;
 pub mod transport;

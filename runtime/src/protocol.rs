@@ -69,7 +69,7 @@ pub enum RequestedState {
 }
 
 /// An event, as written on stdout: `{"event": "call_state", ...}`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Started {
@@ -78,13 +78,17 @@ pub enum Event {
     },
     Result {
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "unknown")]
         id: Option<serde_json::Value>,
         ok: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         call: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         error: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         message: Option<String>,
     },
     Connection {
@@ -93,47 +97,60 @@ pub enum Event {
         /// The SIP server, as `transport:address`.
         server: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         local: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         reason: Option<String>,
     },
     Registration {
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         reason: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         code: Option<u16>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         expires: Option<u32>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         retry_in: Option<f64>,
     },
     AgentState {
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         reason: Option<String>,
     },
     IncomingCall {
         call: String,
         from: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         from_name: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         from_user: Option<String>,
         to: String,
         sip_call_id: String,
         headers: BTreeMap<String, String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         replaces: Option<String>,
     },
     CallState {
         call: String,
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         held_by: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         reason: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         code: Option<u16>,
     },
     CallDeflected {
@@ -148,6 +165,7 @@ pub enum Event {
         remote: String,
         direction: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         recording: Option<String>,
     },
     Dtmf {
@@ -159,6 +177,7 @@ pub enum Event {
         call: String,
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
         code: Option<u16>,
     },
     Error {
@@ -173,10 +192,31 @@ pub enum Event {
     Stopped,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 pub struct CallSummary {
     pub call: String,
     pub state: String,
+}
+
+/// The TypeScript declarations of what the desktop UI receives, generated from these types
+/// (`ui/src/lib/protocol.ts`); a test fails when the file is stale.
+pub fn typescript() -> String {
+    use ts_rs::TS;
+    let cfg = ts_rs::Config::new();
+    let mut out = String::from(
+        "// Generated from runtime/src/protocol.rs and runtime/src/store.rs by\n\
+         // `UPDATE_TYPES=1 cargo test -p parley-runtime typescript`. Do not edit.\n\n",
+    );
+    for decl in [
+        Event::decl(&cfg),
+        CallSummary::decl(&cfg),
+        crate::store::CallRecord::decl(&cfg),
+    ] {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.trim_end().to_owned() + "\n"
 }
 
 #[cfg(test)]
@@ -206,6 +246,23 @@ mod tests {
         assert!(serde_json::from_str::<Command>(r#"{"cmd":"dial"}"#).is_err());
         assert!(
             serde_json::from_str::<Command>(r#"{"cmd":"hangup","call":"c1","extra":1}"#).is_err()
+        );
+    }
+
+    /// The UI's copy of these types must match them; `UPDATE_TYPES=1` rewrites it.
+    #[test]
+    fn typescript_bindings_are_current() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/protocol.ts");
+        let fresh = typescript();
+        if std::env::var_os("UPDATE_TYPES").is_some() {
+            std::fs::write(&path, &fresh).expect("writing the bindings");
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == fresh,
+            "{} is stale: run `UPDATE_TYPES=1 cargo test -p parley-runtime typescript`",
+            path.display()
         );
     }
 

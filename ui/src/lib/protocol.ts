@@ -1,0 +1,44 @@
+// Generated from runtime/src/protocol.rs and runtime/src/store.rs by
+// `UPDATE_TYPES=1 cargo test -p parley-runtime typescript`. Do not edit.
+
+export type Event = { "event": "started", version: string, local: string, } | { "event": "result", id?: unknown, ok: boolean, call?: string, error?: string, message?: string, } | { "event": "connection", 
+/**
+ * `up` or `down`.
+ */
+state: string, 
+/**
+ * The SIP server, as `transport:address`.
+ */
+server: string, local?: string, reason?: string, } | { "event": "registration", state: string, reason?: string, code?: number, expires?: number, retry_in?: number, } | { "event": "agent_state", state: string, reason?: string, } | { "event": "incoming_call", call: string, from: string, from_name?: string, from_user?: string, to: string, sip_call_id: string, headers: { [key in string]: string }, replaces?: string, } | { "event": "call_state", call: string, state: string, held_by?: string, reason?: string, code?: number, } | { "event": "call_deflected", from: string, reason: string, code: number, } | { "event": "media", call: string, codec: string, local: string, remote: string, direction: string, recording?: string, } | { "event": "dtmf", call: string, digit: string, method: string, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "status", registration: string, agent_state: string, calls: Array<CallSummary>, } | { "event": "stopped" };
+
+export type CallSummary = { call: string, state: string, };
+
+export type CallRecord = { 
+/**
+ * Row id, stable across restarts.
+ */
+id: number, 
+/**
+ * `inbound` or `outbound`.
+ */
+direction: string, 
+/**
+ * The other party: a SIP URI or a number.
+ */
+remote: string, remote_name: string | null, 
+/**
+ * The number or user part of `remote`, for display and redial.
+ */
+remote_user: string | null, 
+/**
+ * Context the platform sent (X-* and similar headers).
+ */
+headers: { [key in string]: string }, 
+/**
+ * Unix milliseconds.
+ */
+started_at: number, answered_at: number | null, ended_at: number | null, 
+/**
+ * How it ended (`local_hangup`, `remote_hangup`, `missed`...), once it has.
+ */
+end_reason: string | null, };
