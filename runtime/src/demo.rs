@@ -4,9 +4,9 @@
 //! It runs the same SIP core as the agent, plus a minimal registrar.
 //!
 //! It is driven by timers (a call every `offer_interval` while the agent is registered and
-//! idle) and by JSON lines on stdin: `{"cmd":"offer"}`, `{"cmd":"offer","customer":"C-1002"}`,
-//! `{"cmd":"hangup"}`, `{"cmd":"quit"}`. It reports on stdout: `registered`, `offered`,
-//! `call_state`, `transfer`, `dtmf`.
+//! idle) and by [`DemoCommand`]s through its [`DemoHandle`]; it reports [`DemoEvent`]s. The
+//! desktop app embeds it; `parley-cli demo-peer` runs it with JSON lines on stdin and stdout
+//! (`{"cmd":"offer","customer":"C-1002"}`, `{"cmd":"hangup"}`, `{"cmd":"quit"}`).
 
 use crate::media::{self, MediaHandle, Report};
 use audio_engine::SourceSpec;
@@ -28,7 +28,6 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
@@ -110,18 +109,23 @@ pub fn load_customers(assets: &std::path::Path) -> Result<Vec<Customer>, DemoErr
     Ok(customers)
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-enum DemoCommand {
+/// What the demo is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DemoCommand {
+    /// Call the agent now, as the given customer or the next one in turn.
     Offer { customer: Option<String> },
+    /// End every demo call.
     Hangup,
+    /// End the calls and stop.
     Quit,
 }
 
-#[derive(Debug, Serialize)]
+/// What the demo did, for a log the user can follow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(tag = "event", rename_all = "snake_case")]
-enum DemoEvent {
-    Listening { address: String },
+#[ts(rename = "DemoEvent")]
+pub enum DemoEvent {
     Registered { contact: String, expires: u32 },
     Unregistered,
     Offered { call: String, customer: String },
@@ -163,8 +167,19 @@ enum Action {
     CompleteTransfer(CallHandle),
 }
 
-/// Runs the demo contact center until `quit` or end of stdin.
-pub async fn run(config: DemoConfig) -> Result<(), DemoError> {
+/// The running demo contact center.
+#[derive(Debug)]
+pub struct DemoHandle {
+    /// Where it listens: the agent's registrar and outbound proxy.
+    pub address: SocketAddr,
+    pub commands: mpsc::UnboundedSender<DemoCommand>,
+    /// Ends when the demo has stopped.
+    pub events: mpsc::UnboundedReceiver<DemoEvent>,
+}
+
+/// Starts the demo contact center; it runs until [`DemoCommand::Quit`] or until every
+/// command sender is dropped.
+pub async fn start(config: DemoConfig) -> Result<DemoHandle, DemoError> {
     let customers = load_customers(&config.assets)?;
     let udp = UdpSocket::bind(config.listen)
         .await
@@ -201,19 +216,10 @@ pub async fn run(config: DemoConfig) -> Result<(), DemoError> {
         media: MediaConfig::default(),
         keepalive: None,
     };
-    let (media_tx, mut media_rx) = mpsc::unbounded_channel();
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<DemoEvent>();
-    tokio::spawn(async move {
-        let mut stdout = tokio::io::stdout();
-        while let Some(e) = out_rx.recv().await {
-            if let Ok(mut line) = serde_json::to_vec(&e) {
-                line.push(b'\n');
-                let _ = stdout.write_all(&line).await;
-                let _ = stdout.flush().await;
-            }
-        }
-    });
-    let mut demo = Demo {
+    let (media_tx, media_rx) = mpsc::unbounded_channel();
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<DemoEvent>();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel::<DemoCommand>();
+    let demo = Demo {
         ua: UserAgent::new(ua_config, rand::random()),
         config,
         customers,
@@ -227,67 +233,64 @@ pub async fn run(config: DemoConfig) -> Result<(), DemoError> {
         media_tx,
         out: out_tx,
     };
-    demo.emit(DemoEvent::Listening {
-        address: local.to_string(),
-    });
     tracing::info!(%local, "demo contact center listening");
-    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<String>();
-    tokio::spawn(async move {
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if cmd_tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut stdin_open = true;
-    let mut buf = vec![0u8; 65_535];
-    loop {
-        let wake = demo
-            .timers
-            .iter()
-            .map(|(t, _)| *t)
-            .chain(demo.ua.poll_timeout())
-            .min();
-        tokio::select! {
-            received = demo.udp.recv_from(&mut buf) => if let Ok((n, from)) = received {
-                demo.datagram(from, &buf[..n]).await;
-            },
-            line = cmd_rx.recv(), if stdin_open => match line {
-                Some(line) => if demo.command(&line).await { break },
-                // Without stdin (started in the background) the demo runs on its timers.
-                None => stdin_open = false,
-            },
-            Some(report) = media_rx.recv() => if let audio_engine::MediaEvent::DtmfReceived { digit, .. } = report.event {
-                demo.emit(DemoEvent::Dtmf { call: report.call.to_string(), digit: digit.as_char().to_string() });
-            },
-            _ = sleep_until(wake) => demo.timeout().await,
-        }
-        demo.drain().await;
-    }
-    demo.ua.shutdown(Instant::now());
-    demo.drain().await;
-    Ok(())
+    tokio::spawn(demo.run(cmd_rx, media_rx));
+    Ok(DemoHandle {
+        address: local,
+        commands: cmd_tx,
+        events: out_rx,
+    })
 }
 
 impl Demo {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<DemoCommand>,
+        mut media_rx: mpsc::UnboundedReceiver<Report>,
+    ) {
+        let mut buf = vec![0u8; 65_535];
+        loop {
+            let wake = self
+                .timers
+                .iter()
+                .map(|(t, _)| *t)
+                .chain(self.ua.poll_timeout())
+                .min();
+            tokio::select! {
+                received = self.udp.recv_from(&mut buf) => if let Ok((n, from)) = received {
+                    self.datagram(from, &buf[..n]).await;
+                },
+                command = commands.recv() => match command {
+                    Some(command) => if self.command(command).await { break },
+                    None => break,
+                },
+                Some(report) = media_rx.recv() => if let audio_engine::MediaEvent::DtmfReceived { digit, .. } = report.event {
+                    self.emit(DemoEvent::Dtmf { call: report.call.to_string(), digit: digit.as_char().to_string() });
+                },
+                _ = sleep_until(wake) => self.timeout().await,
+            }
+            self.drain().await;
+        }
+        self.ua.shutdown(Instant::now());
+        self.drain().await;
+        tracing::info!("demo contact center stopped");
+    }
+
     fn emit(&self, event: DemoEvent) {
         let _ = self.out.send(event);
     }
 
-    async fn command(&mut self, line: &str) -> bool {
-        match serde_json::from_str::<DemoCommand>(line) {
-            Ok(DemoCommand::Offer { customer }) => self.offer(customer.as_deref()).await,
-            Ok(DemoCommand::Hangup) => {
+    /// Carries out a command; true when it asks the demo to stop.
+    async fn command(&mut self, command: DemoCommand) -> bool {
+        match command {
+            DemoCommand::Offer { customer } => self.offer(customer.as_deref()).await,
+            DemoCommand::Hangup => {
                 let calls: Vec<CallHandle> = self.ua.calls().map(|(h, _)| h).collect();
                 for call in calls {
                     let _ = self.ua.hangup(Instant::now(), call);
                 }
             }
-            Ok(DemoCommand::Quit) => return true,
-            Err(e) => self.emit(DemoEvent::Error {
-                message: format!("{line}: {e}"),
-            }),
+            DemoCommand::Quit => return true,
         }
         false
     }

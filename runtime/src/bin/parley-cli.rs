@@ -112,13 +112,64 @@ async fn run(command: Cmd) -> ExitCode {
                 assets: assets.unwrap_or_else(demo::find_assets),
                 rtp_ports: 40000..=40999,
             };
-            match demo::run(config).await {
-                Ok(()) => ExitCode::SUCCESS,
+            match demo::start(config).await {
+                Ok(handle) => demo_lines(handle).await,
                 Err(e) => {
                     eprintln!("demo: {e}");
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Serves the demo with JSON lines: commands on stdin, events on stdout. Without stdin
+/// (started in the background) the demo goes on running on its timers.
+async fn demo_lines(handle: demo::DemoHandle) -> ExitCode {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let demo::DemoHandle {
+        address,
+        commands,
+        mut events,
+    } = handle;
+    let mut stdout = tokio::io::stdout();
+    let mut write = async |value: serde_json::Value| {
+        let mut line = value.to_string().into_bytes();
+        line.push(b'\n');
+        stdout.write_all(&line).await.and(stdout.flush().await)
+    };
+    let listening = serde_json::json!({"event": "listening", "address": address.to_string()});
+    if write(listening).await.is_err() {
+        return ExitCode::FAILURE;
+    }
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = true;
+    loop {
+        tokio::select! {
+            line = lines.next_line(), if stdin_open => match line {
+                Ok(Some(line)) if line.trim().is_empty() => {}
+                Ok(Some(line)) => match serde_json::from_str::<demo::DemoCommand>(&line) {
+                    Ok(command) => {
+                        let _ = commands.send(command);
+                    }
+                    Err(e) => {
+                        let error = serde_json::json!({"event": "error", "message": format!("{line}: {e}")});
+                        if write(error).await.is_err() {
+                            return ExitCode::FAILURE;
+                        }
+                    }
+                },
+                Ok(None) | Err(_) => stdin_open = false,
+            },
+            event = events.recv() => match event {
+                Some(event) => {
+                    let value = serde_json::to_value(&event).unwrap_or_default();
+                    if write(value).await.is_err() {
+                        return ExitCode::FAILURE;
+                    }
+                }
+                None => return ExitCode::SUCCESS,
+            },
         }
     }
 }
