@@ -6,9 +6,9 @@
 use crate::config::{DtmfMode, Settings};
 use crate::dns::{DnsError, Resolver};
 use crate::media::{self, Control, MediaHandle, MediaSocket, Report};
-use crate::protocol::{CallSummary, Command, Event, RequestedState};
+use crate::protocol::{CallView, Command, CommandError, Event, Outcome, RequestedState, Status};
 use crate::secrets::Secret;
-use crate::store::{Store, StoreError};
+use crate::store::{now_ms, Store, StoreError};
 use crate::transport::{self, StreamEvent};
 use audio_engine::{DtmfDigit, MediaEvent};
 use parley_core::agent::{AgentAction, AgentMachine, AgentState, NotReadyReason};
@@ -17,14 +17,14 @@ use parley_core::sip::registration::{RegistrationConfig, RegistrationState};
 use parley_core::sip::target::{Target, TransportKind};
 use parley_core::sip::transaction::Timers;
 use parley_core::sip::ua::{
-    CallHandle, CallState, CommandError, DeflectReason, DialOptions, EndReason, HeldBy,
-    IncomingCall, Output, TransferState, UaConfig, UaEvent, UserAgent,
+    CallHandle, CallState, CommandError as UaCommandError, DeflectReason, DialOptions, EndReason,
+    HeldBy, IncomingCall, Output, TransferState, UaConfig, UaEvent, UserAgent,
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::TlsConnector;
 
 /// How long `quit` waits for the unregistration and BYEs to complete.
@@ -47,11 +47,13 @@ pub enum StartError {
     History(#[from] StoreError),
 }
 
-/// A command with the caller's correlation id.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub id: Option<serde_json::Value>,
-    pub command: Command,
+/// A command, with either the caller's correlation id for its `result` event or a
+/// channel for its outcome.
+#[derive(Debug)]
+struct Request {
+    id: Option<serde_json::Value>,
+    command: Command,
+    reply: Option<oneshot::Sender<Result<Outcome, CommandError>>>,
 }
 
 /// The handle through which the desktop shell or `parley-cli` drives the agent.
@@ -63,7 +65,27 @@ pub struct AgentHandle {
 impl AgentHandle {
     /// Queues a command; `false` once the agent has stopped.
     pub fn send(&self, id: Option<serde_json::Value>, command: Command) -> bool {
-        self.tx.send(Request { id, command }).is_ok()
+        self.tx
+            .send(Request {
+                id,
+                command,
+                reply: None,
+            })
+            .is_ok()
+    }
+
+    /// Carries out a command and gives back its outcome, instead of a `result` event.
+    pub async fn request(&self, command: Command) -> Result<Outcome, CommandError> {
+        let stopped = || CommandError::new("stopped", "the agent has stopped");
+        let (reply, outcome) = oneshot::channel();
+        self.tx
+            .send(Request {
+                id: None,
+                command,
+                reply: Some(reply),
+            })
+            .map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 }
 
@@ -108,6 +130,7 @@ struct CallInfo {
     telephone_event: bool,
     /// Its row in the call history.
     record: Option<i64>,
+    view: CallView,
 }
 
 struct Engine {
@@ -133,6 +156,8 @@ struct Engine {
     events: mpsc::UnboundedSender<Event>,
     quit_by: Option<Instant>,
     store: Option<Store>,
+    /// Whether the SIP flow is up, once known.
+    connection: Option<bool>,
 }
 
 impl Engine {
@@ -199,6 +224,7 @@ impl Engine {
             events,
             quit_by: None,
             store: None,
+            connection: None,
         }
     }
 
@@ -451,18 +477,24 @@ impl Engine {
 
     async fn ua_event(&mut self, now: Instant, event: UaEvent) {
         match event {
-            UaEvent::Connected { server, local } => self.emit(Event::Connection {
-                state: "up".into(),
-                server: format!("{}:{}", server.transport, server.addr),
-                local: Some(local.to_string()),
-                reason: None,
-            }),
-            UaEvent::Disconnected { server, reason } => self.emit(Event::Connection {
-                state: "down".into(),
-                server: format!("{}:{}", server.transport, server.addr),
-                local: None,
-                reason: Some(reason),
-            }),
+            UaEvent::Connected { server, local } => {
+                self.connection = Some(true);
+                self.emit(Event::Connection {
+                    state: "up".into(),
+                    server: format!("{}:{}", server.transport, server.addr),
+                    local: Some(local.to_string()),
+                    reason: None,
+                })
+            }
+            UaEvent::Disconnected { server, reason } => {
+                self.connection = Some(false);
+                self.emit(Event::Connection {
+                    state: "down".into(),
+                    server: format!("{}:{}", server.transport, server.addr),
+                    local: None,
+                    reason: Some(reason),
+                })
+            }
             UaEvent::Registration(state) => self.registration(&state),
             UaEvent::IncomingCall(call) => self.incoming(now, call).await,
             UaEvent::CallState { call, state } => self.call_state(now, call, state),
@@ -560,24 +592,18 @@ impl Engine {
 
     async fn incoming(&mut self, now: Instant, call: IncomingCall) {
         let handle = call.call;
-        let headers = call.headers.iter().cloned().collect();
-        let record = self.record(|s| {
-            s.started(
-                &handle.to_string(),
-                "inbound",
-                &call.from,
-                call.from_name.as_deref(),
-                call.from_user.as_deref(),
-                &headers,
-            )
-        });
-        self.calls.insert(
-            handle,
-            CallInfo {
-                record,
-                ..CallInfo::default()
-            },
-        );
+        let view = CallView {
+            call: handle.to_string(),
+            direction: "inbound".into(),
+            remote: call.from.clone(),
+            remote_name: call.from_name.clone(),
+            remote_user: call.from_user.clone(),
+            headers: call.headers.iter().cloned().collect(),
+            state: "offered".into(),
+            started_at: now_ms(),
+            ..CallView::default()
+        };
+        self.track(handle, view);
         self.agent.call_offered(now, handle);
         let replaces = call.replaces;
         self.emit(Event::IncomingCall {
@@ -625,6 +651,11 @@ impl Engine {
         let _guard = span.enter();
         tracing::info!(state = name, "call state");
         let info = self.calls.entry(call).or_default();
+        info.view.state = name.into();
+        info.view.held_by = held_by.map(str::to_owned);
+        if matches!(state, CallState::Connected) && info.view.connected_at.is_none() {
+            info.view.connected_at = Some(now_ms());
+        }
         let record = info.record;
         match state {
             CallState::Connected | CallState::Held(_) if !info.talked => {
@@ -657,6 +688,7 @@ impl Engine {
     fn media_started(&mut self, call: CallHandle, m: &parley_core::sdp::NegotiatedMedia) {
         if let Some(info) = self.calls.get_mut(&call) {
             info.telephone_event = m.telephone_event_pt.is_some();
+            info.view.codec = Some(m.codec.name.clone());
         }
         let direction = m.direction.as_str().to_owned();
         if let Some(handle) = self.media.get(&call) {
@@ -666,7 +698,7 @@ impl Engine {
                 .settings
                 .record_dir
                 .as_ref()
-                .map(|dir| dir.join(format!("{}-{}.wav", call, unix_millis())));
+                .map(|dir| dir.join(format!("{}-{}.wav", call, now_ms())));
             match media::start(
                 call,
                 socket,
@@ -708,26 +740,40 @@ impl Engine {
 
     async fn command(&mut self, request: Request) {
         let result = self.execute(request.command).await;
+        if let Some(reply) = request.reply {
+            let _ = reply.send(result);
+            return;
+        }
         let event = match result {
-            Ok(call) => Event::Result {
-                id: request.id,
-                ok: true,
-                call,
-                error: None,
-                message: None,
-            },
-            Err(Failure { code, message }) => Event::Result {
+            Ok(outcome) => {
+                let call = match outcome {
+                    Outcome::Done => None,
+                    Outcome::Call(call) => Some(call),
+                    Outcome::Status(status) => {
+                        self.emit(Event::Status(status));
+                        None
+                    }
+                };
+                Event::Result {
+                    id: request.id,
+                    ok: true,
+                    call,
+                    error: None,
+                    message: None,
+                }
+            }
+            Err(CommandError { code, message }) => Event::Result {
                 id: request.id,
                 ok: false,
                 call: None,
-                error: Some(code.into()),
+                error: Some(code),
                 message: Some(message),
             },
         };
         self.emit(event);
     }
 
-    async fn execute(&mut self, command: Command) -> Result<Option<String>, Failure> {
+    async fn execute(&mut self, command: Command) -> Result<Outcome, CommandError> {
         let now = Instant::now();
         match command {
             Command::Register => self.ua.register(now),
@@ -738,7 +784,7 @@ impl Engine {
                     ..DialOptions::default()
                 };
                 let call = self.dial(&to, options).await?;
-                return Ok(Some(call.to_string()));
+                return Ok(Outcome::Call(call.to_string()));
             }
             Command::Answer { call } => {
                 let call = parse_call(&call)?;
@@ -766,11 +812,14 @@ impl Engine {
             Command::Dtmf { call, digits } => self.dtmf(now, parse_call(&call)?, &digits)?,
             Command::Mute { call, muted } => {
                 let call = parse_call(&call)?;
-                let handle = self.media.get(&call).ok_or(Failure::new(
+                let handle = self.media.get(&call).ok_or(CommandError::new(
                     "invalid_state",
                     format!("{call} has no media"),
                 ))?;
                 handle.send(Control::Mute(muted));
+                if let Some(info) = self.calls.get_mut(&call) {
+                    info.view.muted = muted;
+                }
             }
             Command::SetState { state, reason } => {
                 let state = match state {
@@ -782,66 +831,68 @@ impl Engine {
                 };
                 self.agent
                     .set_state(state)
-                    .map_err(|e| Failure::new("agent_state", e.to_string()))?;
+                    .map_err(|e| CommandError::new("agent_state", e.to_string()))?;
             }
-            Command::Status => self.emit(Event::Status {
-                registration: registration_name(self.ua.registration_state()).into(),
-                agent_state: self.agent.state().name().into(),
-                calls: self
-                    .ua
-                    .calls()
-                    .map(|(h, s)| CallSummary {
-                        call: h.to_string(),
-                        state: format!("{s:?}"),
-                    })
-                    .collect(),
-            }),
+            Command::Status => return Ok(Outcome::Status(self.status())),
             Command::Quit => self.quit(),
         }
-        Ok(None)
+        Ok(Outcome::Done)
     }
 
-    async fn bind_media(&mut self) -> Result<(MediaSocket, SocketAddr), Failure> {
-        let ip = self.local_ip.ok_or(Failure::new(
+    fn status(&self) -> Status {
+        let mut calls: Vec<CallView> = self.calls.values().map(|c| c.view.clone()).collect();
+        calls.sort_by_key(|c| c.started_at);
+        Status {
+            registration: registration_name(self.ua.registration_state()).into(),
+            registration_reason: match self.ua.registration_state() {
+                RegistrationState::Failed { reason, .. } => Some(reason.clone()),
+                _ => None,
+            },
+            agent_state: self.agent.state().name().into(),
+            agent_reason: self.agent.state().reason().map(|r| r.code().to_owned()),
+            connection: self
+                .connection
+                .map(|up| if up { "up" } else { "down" }.to_owned()),
+            calls,
+        }
+    }
+
+    async fn bind_media(&mut self) -> Result<(MediaSocket, SocketAddr), CommandError> {
+        let ip = self.local_ip.ok_or(CommandError::new(
             "not_connected",
             "not connected to the SIP server yet".to_owned(),
         ))?;
         let socket = media::bind(&self.settings.rtp_ports)
             .await
-            .map_err(|e| Failure::new("media", e.to_string()))?;
+            .map_err(|e| CommandError::new("media", e.to_string()))?;
         let local = SocketAddr::new(ip, socket.port);
         Ok((socket, local))
     }
 
-    async fn dial(&mut self, to: &str, options: DialOptions) -> Result<CallHandle, Failure> {
+    async fn dial(&mut self, to: &str, options: DialOptions) -> Result<CallHandle, CommandError> {
         let (socket, local) = self.bind_media().await?;
         let call = self
             .ua
             .dial(Instant::now(), to, local, options)
             .map_err(ua_error)?;
         self.sockets.insert(call, socket);
-        let record = self.record(|s| {
-            s.started(
-                &call.to_string(),
-                "outbound",
-                to,
-                None,
-                Some(to),
-                &Default::default(),
-            )
-        });
-        self.calls.insert(
+        self.track(
             call,
-            CallInfo {
-                record,
-                ..CallInfo::default()
+            CallView {
+                call: call.to_string(),
+                direction: "outbound".into(),
+                remote: to.to_owned(),
+                remote_user: Some(to.to_owned()),
+                state: "dialing".into(),
+                started_at: now_ms(),
+                ..CallView::default()
             },
         );
         self.agent.call_dialed(call);
         Ok(call)
     }
 
-    async fn answer(&mut self, call: CallHandle) -> Result<(), Failure> {
+    async fn answer(&mut self, call: CallHandle) -> Result<(), CommandError> {
         let (socket, local) = self.bind_media().await?;
         self.ua
             .answer(Instant::now(), call, local)
@@ -852,12 +903,12 @@ impl Engine {
     }
 
     /// DTMF in the media (RFC 4733) when negotiated and allowed, else by SIP INFO.
-    fn dtmf(&mut self, now: Instant, call: CallHandle, digits: &str) -> Result<(), Failure> {
+    fn dtmf(&mut self, now: Instant, call: CallHandle, digits: &str) -> Result<(), CommandError> {
         let parsed = digits
             .chars()
             .map(|c| {
                 DtmfDigit::try_from(c).map_err(|_| {
-                    Failure::new("invalid_command", format!("{c:?} is not a DTMF digit"))
+                    CommandError::new("invalid_command", format!("{c:?} is not a DTMF digit"))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -874,12 +925,25 @@ impl Engine {
                 }
                 Ok(())
             }
-            (true, _) => Err(Failure::new(
+            (true, _) => Err(CommandError::new(
                 "invalid_state",
                 format!("{call}: RFC 4733 events were not negotiated"),
             )),
             (false, _) => self.ua.send_dtmf_info(now, call, digits).map_err(ua_error),
         }
+    }
+
+    /// Follows a new call, and writes it to the history.
+    fn track(&mut self, call: CallHandle, view: CallView) {
+        let record = self.record(|s| s.started(&view));
+        self.calls.insert(
+            call,
+            CallInfo {
+                record,
+                view,
+                ..CallInfo::default()
+            },
+        );
     }
 
     /// Writes to the call history, if one is kept; a failure is reported, and the call goes
@@ -911,37 +975,20 @@ impl Engine {
     }
 }
 
-/// Why a command failed: a machine-readable code and a message for people.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-struct Failure {
-    code: &'static str,
-    message: String,
-}
-
-impl Failure {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
-        }
-    }
-}
-
-fn parse_call(s: &str) -> Result<CallHandle, Failure> {
+fn parse_call(s: &str) -> Result<CallHandle, CommandError> {
     s.parse()
-        .map_err(|_| Failure::new("unknown_call", format!("{s:?} is not a call id (like c1)")))
+        .map_err(|_| CommandError::new("unknown_call", format!("{s:?} is not a call id (like c1)")))
 }
 
-fn ua_error(e: CommandError) -> Failure {
+fn ua_error(e: UaCommandError) -> CommandError {
     let code = match e {
-        CommandError::UnknownCall(_) => "unknown_call",
-        CommandError::InvalidState(_) => "invalid_state",
-        CommandError::NoFlow => "not_connected",
-        CommandError::InvalidTarget(_) => "invalid_target",
-        CommandError::Build(_) => "invalid_command",
+        UaCommandError::UnknownCall(_) => "unknown_call",
+        UaCommandError::InvalidState(_) => "invalid_state",
+        UaCommandError::NoFlow => "not_connected",
+        UaCommandError::InvalidTarget(_) => "invalid_target",
+        UaCommandError::Build(_) => "invalid_command",
     };
-    Failure::new(code, e.to_string())
+    CommandError::new(code, e.to_string())
 }
 
 fn end_reason(r: EndReason) -> &'static str {
@@ -978,13 +1025,6 @@ fn udp_local_address(udp: &UdpSocket, peer: SocketAddr) -> std::io::Result<Socke
     let probe = std::net::UdpSocket::bind(SocketAddr::new(bound.ip(), 0))?;
     probe.connect(peer)?;
     Ok(SocketAddr::new(probe.local_addr()?.ip(), bound.port()))
-}
-
-fn unix_millis() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -184,18 +184,87 @@ pub enum Event {
         code: String,
         message: String,
     },
-    Status {
-        registration: String,
-        agent_state: String,
-        calls: Vec<CallSummary>,
-    },
+    Status(Status),
     Stopped,
 }
 
+/// Everything the agent knows now: what a window that opens late needs to show.
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
-pub struct CallSummary {
+pub struct Status {
+    /// As in the last `registration` event.
+    pub registration: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub registration_reason: Option<String>,
+    /// As in the last `agent_state` event.
+    pub agent_state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub agent_reason: Option<String>,
+    /// `up` or `down`, as in the last `connection` event; absent before the first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub connection: Option<String>,
+    pub calls: Vec<CallView>,
+}
+
+/// One call as the agent sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
+pub struct CallView {
     pub call: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    /// The other party: the caller's URI, or what the agent dialled.
+    pub remote: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub remote_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub remote_user: Option<String>,
+    /// Context the platform sent with an offered call.
+    pub headers: BTreeMap<String, String>,
+    /// As in the last `call_state` event.
     pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub held_by: Option<String>,
+    pub muted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub codec: Option<String>,
+    /// Unix milliseconds.
+    #[ts(type = "number")]
+    pub started_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "number")]
+    pub connected_at: Option<i64>,
+}
+
+/// What a command gives back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done,
+    /// The call it created (`dial`).
+    Call(String),
+    Status(Status),
+}
+
+/// Why a command failed: a stable code and a sentence for the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS, thiserror::Error)]
+#[error("{message}")]
+pub struct CommandError {
+    pub code: String,
+    pub message: String,
+}
+
+impl CommandError {
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        CommandError {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
 }
 
 /// The TypeScript declarations of what the desktop UI receives, generated from these types
@@ -209,7 +278,9 @@ pub fn typescript() -> String {
     );
     for decl in [
         Event::decl(&cfg),
-        CallSummary::decl(&cfg),
+        Status::decl(&cfg),
+        CallView::decl(&cfg),
+        CommandError::decl(&cfg),
         crate::store::CallRecord::decl(&cfg),
     ] {
         out.push_str("export ");

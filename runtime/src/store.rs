@@ -1,6 +1,7 @@
 //! The local store (DESIGN §7): every call the agent handles, written to SQLite as it
 //! happens, so that the history survives a crash of the app or of the machine.
 
+use crate::protocol::CallView;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -112,21 +113,21 @@ impl Store {
     }
 
     /// A call began (offered to us, or placed by us). Returns its row id.
-    pub fn started(
-        &self,
-        call: &str,
-        direction: &str,
-        remote: &str,
-        remote_name: Option<&str>,
-        remote_user: Option<&str>,
-        headers: &BTreeMap<String, String>,
-    ) -> Result<i64, StoreError> {
-        let headers = serde_json::to_string(headers).unwrap_or_else(|_| "{}".into());
+    pub fn started(&self, call: &CallView) -> Result<i64, StoreError> {
+        let headers = serde_json::to_string(&call.headers).unwrap_or_else(|_| "{}".into());
         self.connection
             .execute(
                 "INSERT INTO calls (call, direction, remote, remote_name, remote_user, headers, started_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![call, direction, remote, remote_name, remote_user, headers, now_ms()],
+                params![
+                    call.call,
+                    call.direction,
+                    call.remote,
+                    call.remote_name,
+                    call.remote_user,
+                    headers,
+                    call.started_at
+                ],
             )
             .map_err(|e| self.error(e))?;
         Ok(self.connection.last_insert_rowid())
@@ -192,16 +193,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.sqlite");
         let store = Store::open(&path).unwrap();
+        let view = |call: &str, direction: &str, remote: &str| CallView {
+            call: call.into(),
+            direction: direction.into(),
+            remote: remote.into(),
+            remote_user: Some(remote.into()),
+            started_at: now_ms(),
+            ..CallView::default()
+        };
         let headers = BTreeMap::from([("X-Customer-Id".to_owned(), "C-1".to_owned())]);
         let id = store
-            .started(
-                "c1",
-                "inbound",
-                "sip:+4930@pbx",
-                Some("Maria"),
-                Some("+4930"),
-                &headers,
-            )
+            .started(&CallView {
+                remote_name: Some("Maria".into()),
+                headers: headers.clone(),
+                ..view("c1", "inbound", "sip:+4930@pbx")
+            })
             .unwrap();
         // Another connection (as after a crash) sees it at once.
         let reader = Store::open(&path).unwrap();
@@ -216,16 +222,7 @@ mod tests {
         let r = &reader.recent(10).unwrap()[0];
         assert!(r.answered_at.is_some());
         assert_eq!(r.end_reason.as_deref(), Some("remote_hangup"));
-        let second = store
-            .started(
-                "c2",
-                "outbound",
-                "2000",
-                None,
-                Some("2000"),
-                &BTreeMap::new(),
-            )
-            .unwrap();
+        let second = store.started(&view("c2", "outbound", "2000")).unwrap();
         assert_eq!(reader.recent(10).unwrap()[0].id, second, "newest first");
     }
 }

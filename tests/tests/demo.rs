@@ -126,6 +126,20 @@ fn demo_offers_a_customer_call_with_context_and_speech() {
     let call = offered["call"].clone();
     agent.answer(&call);
     agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    // A window that opens now learns all of it from `status`.
+    agent.command_ok(json!({"cmd": "status"}));
+    let status = seen(&agent, |e| e["event"] == "status");
+    assert_eq!(
+        (&status["registration"], &status["agent_state"], &status["connection"]),
+        (&json!("registered"), &json!("on_call"), &json!("up"))
+    );
+    let view = &status["calls"][0];
+    assert_eq!(
+        (&view["call"], &view["direction"], &view["state"], &view["remote_name"]),
+        (&call, &json!("inbound"), &json!("connected"), &json!("Maria Schmidt"))
+    );
+    assert_eq!(view["headers"]["X-Customer-Id"], "C-1001");
+    assert!(view["connected_at"].as_i64() >= view["started_at"].as_i64());
     let recording = PathBuf::from(
         seen(&agent, |e| {
             e["event"] == "media" && e["recording"].is_string()

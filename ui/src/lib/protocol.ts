@@ -9,9 +9,45 @@ state: string,
 /**
  * The SIP server, as `transport:address`.
  */
-server: string, local?: string, reason?: string, } | { "event": "registration", state: string, reason?: string, code?: number, expires?: number, retry_in?: number, } | { "event": "agent_state", state: string, reason?: string, } | { "event": "incoming_call", call: string, from: string, from_name?: string, from_user?: string, to: string, sip_call_id: string, headers: { [key in string]: string }, replaces?: string, } | { "event": "call_state", call: string, state: string, held_by?: string, reason?: string, code?: number, } | { "event": "call_deflected", from: string, reason: string, code: number, } | { "event": "media", call: string, codec: string, local: string, remote: string, direction: string, recording?: string, } | { "event": "dtmf", call: string, digit: string, method: string, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "status", registration: string, agent_state: string, calls: Array<CallSummary>, } | { "event": "stopped" };
+server: string, local?: string, reason?: string, } | { "event": "registration", state: string, reason?: string, code?: number, expires?: number, retry_in?: number, } | { "event": "agent_state", state: string, reason?: string, } | { "event": "incoming_call", call: string, from: string, from_name?: string, from_user?: string, to: string, sip_call_id: string, headers: { [key in string]: string }, replaces?: string, } | { "event": "call_state", call: string, state: string, held_by?: string, reason?: string, code?: number, } | { "event": "call_deflected", from: string, reason: string, code: number, } | { "event": "media", call: string, codec: string, local: string, remote: string, direction: string, recording?: string, } | { "event": "dtmf", call: string, digit: string, method: string, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "status" } & Status | { "event": "stopped" };
 
-export type CallSummary = { call: string, state: string, };
+export type Status = { 
+/**
+ * As in the last `registration` event.
+ */
+registration: string, registration_reason?: string, 
+/**
+ * As in the last `agent_state` event.
+ */
+agent_state: string, agent_reason?: string, 
+/**
+ * `up` or `down`, as in the last `connection` event; absent before the first.
+ */
+connection?: string, calls: Array<CallView>, };
+
+export type CallView = { call: string, 
+/**
+ * `inbound` or `outbound`.
+ */
+direction: string, 
+/**
+ * The other party: the caller's URI, or what the agent dialled.
+ */
+remote: string, remote_name?: string, remote_user?: string, 
+/**
+ * Context the platform sent with an offered call.
+ */
+headers: { [key in string]: string }, 
+/**
+ * As in the last `call_state` event.
+ */
+state: string, held_by?: string, muted: boolean, codec?: string, 
+/**
+ * Unix milliseconds.
+ */
+started_at: number, connected_at?: number, };
+
+export type CommandError = { code: string, message: string, };
 
 export type CallRecord = { 
 /**
