@@ -34,6 +34,22 @@ pub enum LinkError {
     Parley,
 }
 
+impl LinkError {
+    /// A stable name for the reason, for translated messages.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LinkError::TooLong => "too_long",
+            LinkError::ControlCharacters => "control_characters",
+            LinkError::Scheme(_) => "scheme",
+            LinkError::Empty => "empty",
+            LinkError::Number(_) => "number",
+            LinkError::Sip(_) => "sip",
+            LinkError::Unsafe(_) => "unsafe",
+            LinkError::Parley => "parley",
+        }
+    }
+}
+
 /// What a link asks to call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialTarget {
@@ -89,7 +105,7 @@ pub fn parse_typed(input: &str) -> Result<DialTarget, LinkError> {
 
 /// Control characters, and the Unicode formatting characters used to disguise text
 /// (bidi overrides, zero-width joiners).
-fn is_forbidden(c: char) -> bool {
+pub fn is_forbidden(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }

@@ -80,6 +80,17 @@ pub enum TransportSetting {
     Tls,
 }
 
+impl TransportSetting {
+    /// The name as written in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportSetting::Udp => "udp",
+            TransportSetting::Tcp => "tcp",
+            TransportSetting::Tls => "tls",
+        }
+    }
+}
+
 impl From<TransportSetting> for TransportKind {
     fn from(t: TransportSetting) -> Self {
         match t {

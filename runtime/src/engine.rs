@@ -7,7 +7,7 @@ use crate::config::{DtmfMode, Settings};
 use crate::dns::{DnsError, Resolver};
 use crate::media::{self, Control, MediaHandle, MediaSocket, Report};
 use crate::protocol::{CallView, Command, CommandError, Event, Outcome, RequestedState, Status};
-use crate::secrets::Secret;
+use crate::secrets::{self, Secret, SecretError};
 use crate::store::{now_ms, Store, StoreError};
 use crate::transport::{self, StreamEvent};
 use audio_engine::{DtmfDigit, MediaEvent};
@@ -87,6 +87,30 @@ impl AgentHandle {
             .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
+}
+
+/// Why a configured agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("account.password: {0}")]
+    Password(#[from] SecretError),
+    #[error("cannot start the agent: {0}")]
+    Start(#[from] StartError),
+}
+
+/// Reads the account's password from where the configuration says, then starts the agent.
+pub async fn launch(
+    settings: Settings,
+) -> Result<(AgentHandle, mpsc::UnboundedReceiver<Event>), LaunchError> {
+    let password = match &settings.password {
+        Some(source) => {
+            let user =
+                secrets::keyring_user(&settings.auth_username, &settings.aor.host.to_string());
+            Some(secrets::read_password(source, &user)?)
+        }
+        None => None,
+    };
+    Ok(start(settings, password).await?)
 }
 
 /// Starts the agent. Events arrive on the returned receiver until [`Event::Stopped`]; the

@@ -282,6 +282,7 @@ pub fn typescript() -> String {
         CallView::decl(&cfg),
         CommandError::decl(&cfg),
         crate::store::CallRecord::decl(&cfg),
+        crate::demo::DemoEvent::decl(&cfg),
     ] {
         out.push_str("export ");
         out.push_str(&decl);

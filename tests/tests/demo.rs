@@ -130,13 +130,27 @@ fn demo_offers_a_customer_call_with_context_and_speech() {
     agent.command_ok(json!({"cmd": "status"}));
     let status = seen(&agent, |e| e["event"] == "status");
     assert_eq!(
-        (&status["registration"], &status["agent_state"], &status["connection"]),
+        (
+            &status["registration"],
+            &status["agent_state"],
+            &status["connection"]
+        ),
         (&json!("registered"), &json!("on_call"), &json!("up"))
     );
     let view = &status["calls"][0];
     assert_eq!(
-        (&view["call"], &view["direction"], &view["state"], &view["remote_name"]),
-        (&call, &json!("inbound"), &json!("connected"), &json!("Maria Schmidt"))
+        (
+            &view["call"],
+            &view["direction"],
+            &view["state"],
+            &view["remote_name"]
+        ),
+        (
+            &call,
+            &json!("inbound"),
+            &json!("connected"),
+            &json!("Maria Schmidt")
+        )
     );
     assert_eq!(view["headers"]["X-Customer-Id"], "C-1001");
     assert!(view["connected_at"].as_i64() >= view["started_at"].as_i64());

@@ -182,24 +182,14 @@ async fn agent(path: PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let password = match &settings.password {
-        Some(source) => {
-            let user =
-                secrets::keyring_user(&settings.auth_username, &settings.aor.host.to_string());
-            match secrets::read_password(source, &user) {
-                Ok(p) => Some(p),
-                Err(e) => {
-                    eprintln!("config error: account.password: {e}");
-                    return ExitCode::from(2);
-                }
-            }
-        }
-        None => None,
-    };
-    let (handle, events) = match engine::start(settings, password).await {
+    let (handle, events) = match engine::launch(settings).await {
         Ok(started) => started,
+        Err(e @ engine::LaunchError::Password(_)) => {
+            eprintln!("config error: {e}");
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            eprintln!("cannot start the agent: {e}");
+            eprintln!("{e}");
             return ExitCode::FAILURE;
         }
     };

@@ -78,3 +78,5 @@ started_at: number, answered_at: number | null, ended_at: number | null,
  * How it ended (`local_hangup`, `remote_hangup`, `missed`...), once it has.
  */
 end_reason: string | null, };
+
+export type DemoEvent = { "event": "registered", contact: string, expires: number, } | { "event": "unregistered" } | { "event": "offered", call: string, customer: string, } | { "event": "call_state", call: string, state: string, } | { "event": "transfer", call: string, target: string, } | { "event": "dtmf", call: string, digit: string, } | { "event": "error", message: string, };

@@ -1,0 +1,328 @@
+//! The commands the window invokes. Each is a few lines over the runtime's agent (DESIGN
+//! §1): parse what the window sent, ask the agent, hand back the outcome or a [`UiError`].
+
+use crate::account::{self, AccountForm};
+use crate::error::UiError;
+use crate::i18n;
+use crate::preferences::Preferences;
+use crate::session::{Mode, Shell};
+use crate::tray;
+use parley_core::link;
+use parley_runtime::demo::{Customer, DemoCommand};
+use parley_runtime::engine;
+use parley_runtime::protocol::{Command, Event, Outcome, RequestedState, Status};
+use parley_runtime::store::{CallRecord, Store};
+use serde::Serialize;
+use std::time::Duration;
+use tauri::{AppHandle, State};
+
+/// How long "test registration" waits for the registrar's answer.
+const TEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// What the window needs when it opens.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct Overview {
+    pub version: String,
+    pub mode: Mode,
+    /// The agent's SIP address.
+    pub account: Option<String>,
+    /// Why the agent is not running, when it is not.
+    pub problem: Option<String>,
+    /// The agent's state, calls and registration; absent when it is not running.
+    pub status: Option<Status>,
+    pub preferences: Preferences,
+    /// A problem with the preferences file (the defaults are in use until saved).
+    pub preferences_problem: Option<String>,
+    /// The language to show, `system` resolved.
+    pub language: i18n::Resolved,
+    /// The demo's sample customers (demo mode only).
+    pub customers: Vec<DemoCustomer>,
+}
+
+/// A sample customer the demo can call as.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct DemoCustomer {
+    pub id: String,
+    pub name: String,
+    pub company: String,
+    pub reason: String,
+}
+
+impl From<&Customer> for DemoCustomer {
+    fn from(c: &Customer) -> Self {
+        DemoCustomer {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            company: c.company.clone(),
+            reason: c.reason.clone(),
+        }
+    }
+}
+
+/// The result of "test registration".
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct RegistrationTest {
+    pub registered: bool,
+    /// The registrar's reason, or why no answer came.
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[ts(optional)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<u16>,
+}
+
+type Reply<T> = Result<T, UiError>;
+
+async fn done(shell: &Shell, command: Command) -> Reply<()> {
+    shell.request(command).await.map(|_| ())
+}
+
+#[tauri::command]
+pub async fn overview(shell: State<'_, Shell>) -> Reply<Overview> {
+    let preferences = shell.preferences();
+    let session = shell.session.lock().await;
+    Ok(Overview {
+        version: env!("CARGO_PKG_VERSION").into(),
+        mode: session.mode,
+        account: session.account.clone(),
+        problem: session.problem.clone(),
+        status: session.status().await,
+        language: i18n::resolve(preferences.language),
+        preferences,
+        preferences_problem: shell.preferences_problem.clone(),
+        customers: session.customers.iter().map(DemoCustomer::from).collect(),
+    })
+}
+
+/// Dials what the agent typed or pasted, normalised (any common number format, or a SIP
+/// address). Returns the call id.
+#[tauri::command]
+pub async fn dial(shell: State<'_, Shell>, to: String) -> Reply<String> {
+    let target = link::parse_typed(&to)?;
+    match shell
+        .request(Command::Dial {
+            to: target.to_string(),
+            headers: Default::default(),
+        })
+        .await?
+    {
+        Outcome::Call(call) => Ok(call),
+        _ => Err(UiError::new("internal", "dial gave no call")),
+    }
+}
+
+#[tauri::command]
+pub async fn answer(shell: State<'_, Shell>, call: String) -> Reply<()> {
+    done(&shell, Command::Answer { call }).await
+}
+
+/// Declines an offered call; the platform offers it to another agent (486 Busy Here).
+#[tauri::command]
+pub async fn decline(shell: State<'_, Shell>, call: String) -> Reply<()> {
+    done(&shell, Command::Reject { call, code: 486 }).await
+}
+
+#[tauri::command]
+pub async fn hangup(shell: State<'_, Shell>, call: String) -> Reply<()> {
+    done(&shell, Command::Hangup { call }).await
+}
+
+#[tauri::command]
+pub async fn hold(shell: State<'_, Shell>, call: String) -> Reply<()> {
+    done(&shell, Command::Hold { call }).await
+}
+
+#[tauri::command]
+pub async fn resume(shell: State<'_, Shell>, call: String) -> Reply<()> {
+    done(&shell, Command::Resume { call }).await
+}
+
+#[tauri::command]
+pub async fn mute(shell: State<'_, Shell>, call: String, muted: bool) -> Reply<()> {
+    done(&shell, Command::Mute { call, muted }).await
+}
+
+/// Blind transfer (REFER) to a number or address typed by the agent.
+#[tauri::command]
+pub async fn transfer(shell: State<'_, Shell>, call: String, to: String) -> Reply<()> {
+    let to = link::parse_typed(&to)?.to_string();
+    done(&shell, Command::Transfer { call, to }).await
+}
+
+/// Attended transfer: joins `call` with the consultation call `consult`.
+#[tauri::command]
+pub async fn transfer_attended(
+    shell: State<'_, Shell>,
+    call: String,
+    consult: String,
+) -> Reply<()> {
+    done(&shell, Command::TransferAttended { call, consult }).await
+}
+
+#[tauri::command]
+pub async fn send_dtmf(shell: State<'_, Shell>, call: String, digits: String) -> Reply<()> {
+    done(&shell, Command::Dtmf { call, digits }).await
+}
+
+#[tauri::command]
+pub async fn set_state(
+    shell: State<'_, Shell>,
+    state: String,
+    reason: Option<String>,
+) -> Reply<()> {
+    let state = match state.as_str() {
+        "ready" => RequestedState::Ready,
+        "not_ready" => RequestedState::NotReady,
+        "offline" => RequestedState::Offline,
+        other => {
+            return Err(UiError::new(
+                "invalid_state",
+                format!("no agent state {other:?}"),
+            ))
+        }
+    };
+    done(&shell, Command::SetState { state, reason }).await
+}
+
+/// The most recent calls, newest first.
+#[tauri::command]
+pub async fn history(shell: State<'_, Shell>, limit: u32) -> Reply<Vec<CallRecord>> {
+    let path = match shell.session.lock().await.mode {
+        Mode::Demo => shell.paths.demo_history(),
+        Mode::Account => shell.paths.history(),
+    };
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    tauri::async_runtime::spawn_blocking(move || Store::open(&path)?.recent(limit.min(1000)))
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))?
+        .map_err(|e| UiError::new("history", e.to_string()))
+}
+
+/// Demo mode: the demo contact center calls now, as `customer` or the next one.
+#[tauri::command]
+pub async fn demo_offer(shell: State<'_, Shell>, customer: Option<String>) -> Reply<()> {
+    shell
+        .session
+        .lock()
+        .await
+        .demo(DemoCommand::Offer { customer })
+}
+
+#[tauri::command]
+pub async fn save_preferences(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    preferences: Preferences,
+) -> Reply<()> {
+    preferences.save(&shell.paths.preferences())?;
+    *shell.preferences.lock().unwrap_or_else(|e| e.into_inner()) = preferences;
+    tray::refresh(&app);
+    Ok(())
+}
+
+/// The account form; `None` when no account is configured (demo mode).
+#[tauri::command]
+pub async fn account(shell: State<'_, Shell>) -> Reply<Option<AccountForm>> {
+    Ok(account::read(&shell.paths.account())?)
+}
+
+/// Saves the account and restarts the agent with it (demo mode ends).
+#[tauri::command]
+pub async fn save_account(
+    app: AppHandle,
+    shell: State<'_, Shell>,
+    form: AccountForm,
+    password: Option<String>,
+) -> Reply<()> {
+    account::save(&shell.paths.account(), &form, password.as_deref())?;
+    shell.restart(&app).await;
+    Ok(())
+}
+
+/// Removes the account and goes back to demo mode.
+#[tauri::command]
+pub async fn remove_account(app: AppHandle, shell: State<'_, Shell>) -> Reply<()> {
+    account::remove(&shell.paths.account())?;
+    shell.restart(&app).await;
+    Ok(())
+}
+
+/// Registers with the form's account once, without saving it, and reports how the
+/// registrar answered.
+#[tauri::command]
+pub async fn test_account(
+    shell: State<'_, Shell>,
+    form: AccountForm,
+    password: Option<String>,
+) -> Reply<RegistrationTest> {
+    let (settings, secret) =
+        account::settings_for_test(&shell.paths.account(), &form, password.as_deref())?;
+    let (agent, mut events) = engine::start(settings, secret)
+        .await
+        .map_err(|e| UiError::new("test_failed", e.to_string()))?;
+    let outcome = tokio::time::timeout(TEST_TIMEOUT, async {
+        while let Some(event) = events.recv().await {
+            if let Event::Registration {
+                state,
+                reason,
+                code,
+                ..
+            } = event
+            {
+                match state.as_str() {
+                    "registered" => {
+                        return RegistrationTest {
+                            registered: true,
+                            reason: None,
+                            code: None,
+                        }
+                    }
+                    "failed" => {
+                        return RegistrationTest {
+                            registered: false,
+                            reason,
+                            code,
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        RegistrationTest {
+            registered: false,
+            reason: Some("the agent stopped".into()),
+            code: None,
+        }
+    })
+    .await
+    .unwrap_or(RegistrationTest {
+        registered: false,
+        reason: Some(format!("no answer within {} s", TEST_TIMEOUT.as_secs())),
+        code: None,
+    });
+    // Unregisters: the test leaves no binding behind.
+    agent.send(None, Command::Quit);
+    Ok(outcome)
+}
+
+/// Whether Parley is the OS's handler for `tel:` links.
+#[tauri::command]
+pub async fn links_registered(app: AppHandle) -> Reply<bool> {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    app.deep_link()
+        .is_registered("tel")
+        .map_err(|e| UiError::new("links", e.to_string()))
+}
+
+/// Makes Parley the OS's handler for `tel:`, `sip:`, `sips:`, `callto:` and `parley:`
+/// links (on Linux: a desktop entry and `xdg-mime` defaults for this user).
+#[tauri::command]
+pub async fn register_links(app: AppHandle) -> Reply<()> {
+    use tauri_plugin_deep_link::DeepLinkExt;
+    app.deep_link()
+        .register_all()
+        .map_err(|e| UiError::new("links", e.to_string()))
+}
