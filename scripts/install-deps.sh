@@ -2,18 +2,23 @@
 # Installs what Parley needs to build, run and test on Debian 12, and nothing that is
 # already there. Safe to run again. Uses sudo when not root.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-# Build: a C toolchain for crates with C parts.
-BUILD=(build-essential pkg-config)
+# Build: a C toolchain for crates with C parts; the desktop shell's GTK/WebKit stack
+# (Tauri 2 on Linux); Node.js for the UI (Debian's, when the machine has none).
+BUILD=(build-essential pkg-config libssl-dev
+       libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
+command -v node >/dev/null 2>&1 || BUILD+=(nodejs npm)
 # Test rig and demo (DESIGN §9): SIP peers, PulseAudio null sinks for baresip's audio,
 # the Secret Service for keychain tests, dnsmasq for DNS SRV failover tests.
 RIG=(kamailio kamailio-tls-modules baresip sip-tester sipsak
      pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
      gnome-keyring dbus dbus-user-session libsecret-tools
-     dnsmasq-base openssl procps python3)
+     dnsmasq-base openssl procps python3
+     xvfb xauth webkit2gtk-driver x11-utils)
 
 missing=()
 for p in "${BUILD[@]}" "${RIG[@]}"; do
@@ -34,4 +39,14 @@ fi
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "installing cargo-nextest"
   cargo install cargo-nextest --locked
+fi
+# The WebDriver bridge between the tests and the app's WebKit window.
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  echo "installing tauri-driver"
+  cargo install tauri-driver --version 2.1.0 --locked
+fi
+# The UI's packages, exactly as locked.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+  echo "installing the UI's npm packages"
+  (cd ui && npm ci --no-audit --no-fund)
 fi

@@ -913,6 +913,10 @@ impl Engine {
             },
         );
         self.agent.call_dialed(call);
+        self.emit(Event::OutgoingCall {
+            call: call.to_string(),
+            to: to.to_owned(),
+        });
         Ok(call)
     }
 

@@ -140,6 +140,12 @@ pub enum Event {
         #[ts(optional)]
         replaces: Option<String>,
     },
+    /// A call the agent placed (by command, or from a click-to-dial link).
+    OutgoingCall {
+        call: String,
+        /// What was dialled: a number or a SIP address.
+        to: String,
+    },
     CallState {
         call: String,
         state: String,

@@ -23,6 +23,7 @@ pub fn name(event: &Event) -> Option<&'static str> {
         Event::Registration { .. } => "registration-changed",
         Event::AgentState { .. } => "agent-state-changed",
         Event::IncomingCall { .. } => "call-offered",
+        Event::OutgoingCall { .. } => "call-placed",
         Event::CallState { .. } => "call-state-changed",
         Event::CallDeflected { .. } => "call-deflected",
         Event::Media { .. } => "media-changed",

@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
-use tauri::AppHandle;
+use tauri::{AppHandle, Emitter};
 use tokio::sync::{mpsc, oneshot};
 
 /// How long a stopping agent may take to unregister and hang up.
@@ -234,11 +234,14 @@ impl Shell {
             .clone()
     }
 
-    /// (Re)starts the session from the files as they are now.
+    /// (Re)starts the session from the files as they are now, and tells the window
+    /// (`session-changed`: it asks for a new overview).
     pub async fn restart(&self, app: &AppHandle) {
         let mut session = self.session.lock().await;
         session.stop().await;
         *session = start(app, &self.paths, self.assets.clone(), &self.preferences()).await;
+        drop(session);
+        let _ = app.emit("session-changed", ());
     }
 
     /// The agent, to send it a command without holding the session.

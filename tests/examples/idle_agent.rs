@@ -20,11 +20,11 @@
 //! The agent logs at `info` (its default) unless `--rust-log` says otherwise. Wrapped by
 //! `bench/idle_agent.sh`. A benchmark, not a test: nothing is asserted about the figures.
 
-use std::fs;
 use std::time::Duration;
 
 use parley_e2e::kamailio::{Kamailio, KamailioOptions};
 use parley_e2e::parley_cli::{ParleyCli, ParleyConfig};
+use parley_e2e::procstat::{self, Snapshot};
 use parley_e2e::pulse::Pulse;
 use parley_e2e::{wait, TestDir};
 
@@ -86,18 +86,18 @@ fn main() {
     );
     agent.wait_registered(wait::MEDIUM);
     kamailio.wait_registered("1001", wait::SHORT);
-    let pid = child_pid("parley-cli");
+    let pid = procstat::child_pid("parley-cli");
 
     std::thread::sleep(Duration::from_secs(args.settle));
-    let before = Snapshot::take(pid);
+    let gone = || panic!("parley-cli (pid {pid}) is gone");
+    let before = Snapshot::take(pid).unwrap_or_else(gone);
     std::thread::sleep(Duration::from_secs(args.seconds));
-    let after = Snapshot::take(pid);
+    let after = Snapshot::take(pid).unwrap_or_else(gone);
     let events = agent.events().len();
     let status = agent.quit(wait::MEDIUM);
     assert!(status.success(), "parley-cli exited with {status}");
 
-    // SAFETY: sysconf has no preconditions.
-    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let ticks_per_second = procstat::ticks_per_second();
     let window = args.seconds as f64;
     let cpu_ticks = after.cpu_ticks - before.cpu_ticks;
     let cpu_ns = after.on_cpu_ns.saturating_sub(before.on_cpu_ns);
@@ -134,102 +134,4 @@ fn main() {
         args.seconds,
         switches as f64 / window
     );
-}
-
-/// The pid of our child process whose command name is `comm`.
-fn child_pid(comm: &str) -> u32 {
-    let me = std::process::id();
-    let pids = fs::read_dir("/proc")
-        .expect("/proc is readable")
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok());
-    for pid in pids {
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some((name, rest)) = parse_stat(&stat) else {
-            continue;
-        };
-        // rest[0] = state, rest[1] = ppid
-        if name == comm && rest.get(1).and_then(|p| p.parse::<u32>().ok()) == Some(me) {
-            return pid;
-        }
-    }
-    panic!("no child process named {comm}");
-}
-
-/// `/proc/<pid>/stat` split into the command name and the fields after it (from `state`).
-fn parse_stat(stat: &str) -> Option<(&str, Vec<&str>)> {
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    Some((
-        &stat[open + 1..close],
-        stat[close + 1..].split_whitespace().collect(),
-    ))
-}
-
-/// What `/proc` says about the agent at one moment.
-struct Snapshot {
-    status: String,
-    /// utime + stime, in clock ticks (whole process).
-    cpu_ticks: u64,
-    /// Sum over threads of the time on a CPU (schedstat), ns.
-    on_cpu_ns: u64,
-    /// Sum over threads of voluntary + involuntary context switches.
-    switches: u64,
-}
-
-impl Snapshot {
-    fn take(pid: u32) -> Snapshot {
-        let status = fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_else(|e| panic!("parley-cli (pid {pid}) is gone: {e}"));
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("read above");
-        let (_, fields) = parse_stat(&stat).expect("/proc/<pid>/stat has (comm)");
-        // Fields 14 and 15 of proc(5) (utime, stime) are 11 and 12 after the state (field 3).
-        let tick = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        let cpu_ticks = tick(11) + tick(12);
-        let mut on_cpu_ns = 0;
-        let mut switches = 0;
-        if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
-            for task in tasks.flatten() {
-                let path = task.path();
-                if let Ok(schedstat) = fs::read_to_string(path.join("schedstat")) {
-                    on_cpu_ns += schedstat
-                        .split_whitespace()
-                        .next()
-                        .and_then(|v| v.parse::<u64>().ok())
-                        .unwrap_or(0);
-                }
-                if let Ok(task_status) = fs::read_to_string(path.join("status")) {
-                    switches += status_value(&task_status, "voluntary_ctxt_switches")
-                        + status_value(&task_status, "nonvoluntary_ctxt_switches");
-                }
-            }
-        }
-        Snapshot {
-            status,
-            cpu_ticks,
-            on_cpu_ns,
-            switches,
-        }
-    }
-
-    /// A numeric line of `/proc/<pid>/status` (`VmRSS:  12345 kB` -> 12345).
-    fn kb(&self, name: &str) -> u64 {
-        status_value(&self.status, name)
-    }
-}
-
-fn status_value(status: &str, name: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|line| {
-            let (key, value) = line.split_once(':')?;
-            (key == name).then(|| value.split_whitespace().next()?.parse().ok())?
-        })
-        .unwrap_or(0)
 }

@@ -30,16 +30,19 @@
 
 pub mod audio;
 pub mod baresip;
+pub mod desktop;
 pub mod kamailio;
 pub mod parley_cli;
 pub mod ports;
 pub mod process;
+pub mod procstat;
 pub mod pulse;
 pub mod sip;
 pub mod sipp;
 pub mod testdir;
 pub mod tls;
 pub mod wait;
+pub mod webdriver;
 
 use std::path::PathBuf;
 

@@ -9,7 +9,11 @@ state: string,
 /**
  * The SIP server, as `transport:address`.
  */
-server: string, local?: string, reason?: string, } | { "event": "registration", state: string, reason?: string, code?: number, expires?: number, retry_in?: number, } | { "event": "agent_state", state: string, reason?: string, } | { "event": "incoming_call", call: string, from: string, from_name?: string, from_user?: string, to: string, sip_call_id: string, headers: { [key in string]: string }, replaces?: string, } | { "event": "call_state", call: string, state: string, held_by?: string, reason?: string, code?: number, } | { "event": "call_deflected", from: string, reason: string, code: number, } | { "event": "media", call: string, codec: string, local: string, remote: string, direction: string, recording?: string, } | { "event": "dtmf", call: string, digit: string, method: string, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "status" } & Status | { "event": "stopped" };
+server: string, local?: string, reason?: string, } | { "event": "registration", state: string, reason?: string, code?: number, expires?: number, retry_in?: number, } | { "event": "agent_state", state: string, reason?: string, } | { "event": "incoming_call", call: string, from: string, from_name?: string, from_user?: string, to: string, sip_call_id: string, headers: { [key in string]: string }, replaces?: string, } | { "event": "outgoing_call", call: string, 
+/**
+ * What was dialled: a number or a SIP address.
+ */
+to: string, } | { "event": "call_state", call: string, state: string, held_by?: string, reason?: string, code?: number, } | { "event": "call_deflected", from: string, reason: string, code: number, } | { "event": "media", call: string, codec: string, local: string, remote: string, direction: string, recording?: string, } | { "event": "dtmf", call: string, digit: string, method: string, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "status" } & Status | { "event": "stopped" };
 
 export type Status = { 
 /**

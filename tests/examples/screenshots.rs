@@ -1,0 +1,79 @@
+//! Screenshots of the desktop app's main states for the README, written to
+//! `docs/screenshots/` (or the folder given as the first argument): the app in demo mode
+//! under Xvfb, driven through tauri-driver like the end-to-end tests.
+//!
+//! ```sh
+//! scripts/screenshots.sh            # builds what is needed, then runs this
+//! ```
+
+use parley_e2e::desktop::{Desktop, DesktopOptions};
+use parley_e2e::webdriver::keys;
+use parley_e2e::{wait, TestDir};
+use std::path::PathBuf;
+
+fn css(testid: &str) -> String {
+    format!("[data-testid={testid}]")
+}
+
+fn main() {
+    let out = std::env::args().nth(1).map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots"),
+        PathBuf::from,
+    );
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
+    for (language, suffix) in [("en", ""), ("de", "-de")] {
+        let dir = TestDir::new(&format!("screenshots_{language}"));
+        let options = DesktopOptions {
+            preferences: format!(
+                "language = \"{language}\"\ndemo_offer_seconds = 0\nnotifications = false\nringtone = false\n"
+            ),
+            account: None,
+        };
+        let app = Desktop::start(&dir, options);
+        let web = &app.web;
+        web.set_window_size(1280, 800).expect("window size");
+        let shot = |name: &str| {
+            let path = out.join(format!("{name}{suffix}.png"));
+            app.screenshot(&path);
+            println!("{}", path.display());
+        };
+        web.wait_attribute(&css("registration"), "data-state", "registered", wait::LONG);
+        shot("ready");
+
+        let choose = web
+            .find(&format!("{} option[value='C-1001']", css("demo-customer")))
+            .expect("demo customer");
+        web.click(&choose).expect("choose");
+        web.click(&web.find(&css("demo-offer-button")).unwrap())
+            .expect("offer");
+        web.wait_for(&css("incoming-banner"), wait::LONG);
+        shot("incoming-call");
+
+        web.press(keys::ENTER).expect("answer");
+        web.wait_attribute(&css("call-panel"), "data-state", "connected", wait::LONG);
+        // Let the call timer move off zero.
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        shot("in-call");
+
+        web.click(&web.find(&css("hold-button")).unwrap())
+            .expect("hold");
+        web.wait_attribute(&css("call-panel"), "data-state", "held", wait::MEDIUM);
+        shot("on-hold");
+
+        web.click(&web.find(&css("hangup-button")).unwrap())
+            .expect("hang up");
+        web.wait_for(&css("history-item"), wait::MEDIUM);
+        shot("history");
+
+        web.click(&web.find(&css("settings-button")).unwrap())
+            .expect("settings");
+        web.wait_for(&css("settings-dialog"), wait::MEDIUM);
+        shot("settings");
+        web.click(&web.find(&css("settings-close")).unwrap())
+            .expect("close settings");
+
+        assert!(app.open_link("tel:+44 20 7123 4567").success());
+        web.wait_for(&css("link-confirm"), wait::MEDIUM);
+        shot("link-confirm");
+    }
+}

@@ -1,0 +1,186 @@
+//! The real desktop app (Tauri window under Xvfb, driven through tauri-driver and
+//! WebKitWebDriver) in demo mode: registration shown, an offered call rings and is answered
+//! by keyboard, the caller's name and context appear, hold and resume, hang up, the call in
+//! the history; click-to-dial links handed over by a second start, and hostile links
+//! refused.
+
+use parley_e2e::desktop::{Desktop, DesktopOptions};
+use parley_e2e::webdriver::keys;
+use parley_e2e::{wait, TestDir};
+
+fn css(testid: &str) -> String {
+    format!("[data-testid={testid}]")
+}
+
+/// Starts the app in demo mode and waits until the agent is registered to the demo.
+fn demo(dir: &TestDir, options: DesktopOptions) -> Desktop {
+    let app = Desktop::start(dir, options);
+    app.web
+        .wait_attribute(&css("registration"), "data-state", "registered", wait::LONG);
+    app.web.wait_for(&css("mode-badge"), wait::SHORT);
+    app
+}
+
+/// Asks the demo contact center to call as `customer` and waits for the ring.
+fn offer(app: &Desktop, customer: &str) -> String {
+    let web = &app.web;
+    let option = web
+        .find(&format!(
+            "{} option[value='{customer}']",
+            css("demo-customer")
+        ))
+        .expect("the customer is offered");
+    web.click(&option).expect("choose the customer");
+    web.click(&web.wait_for(&css("demo-offer-button"), wait::SHORT))
+        .expect("offer");
+    let banner = web.wait_for(&css("incoming-banner"), wait::LONG);
+    web.attribute(&banner, "data-call")
+        .expect("attribute")
+        .expect("the banner names its call")
+}
+
+/// Hangs up, sees the call ended (the panel stays for wrap-up), and puts it away.
+fn hang_up(app: &Desktop, panel: &str) {
+    let web = &app.web;
+    web.click(&web.find(&css("hangup-button")).unwrap())
+        .expect("hang up");
+    web.wait_attribute(panel, "data-state", "ended", wait::MEDIUM);
+    web.click(&web.wait_for(&css("done-button"), wait::SHORT))
+        .expect("done");
+    web.wait_gone(panel, wait::MEDIUM);
+}
+
+fn text_of(app: &Desktop, testid: &str) -> String {
+    let el = app.web.wait_for(&css(testid), wait::MEDIUM);
+    app.web.text(&el).expect("text")
+}
+
+#[test]
+fn demo_call_rings_is_answered_by_keyboard_held_and_lands_in_the_history() {
+    let dir = TestDir::new("desktop_demo_call");
+    let app = demo(&dir, DesktopOptions::demo());
+    let web = &app.web;
+    assert_eq!(
+        web.attribute(&web.find(&css("app")).unwrap(), "data-mode")
+            .unwrap()
+            .as_deref(),
+        Some("demo")
+    );
+
+    let call = offer(&app, "C-1001");
+    assert!(text_of(&app, "incoming-banner").contains("Maria Schmidt"));
+    // The answer button has the focus: one key answers.
+    let focused = web.active().expect("a focused element");
+    assert_eq!(
+        web.attribute(&focused, "data-testid").unwrap().as_deref(),
+        Some("answer-button")
+    );
+    web.press(keys::ENTER).expect("Enter");
+    let panel = format!("{}[data-call='{call}']", css("call-panel"));
+    web.wait_attribute(&panel, "data-state", "connected", wait::LONG);
+    web.wait_gone(&css("incoming-banner"), wait::MEDIUM);
+    assert_eq!(text_of(&app, "caller-name"), "Maria Schmidt");
+    let customer_id = web
+        .find(&format!(
+            "{}[data-header='X-Customer-Id']",
+            css("context-row")
+        ))
+        .expect("context row");
+    assert!(web.text(&customer_id).unwrap().contains("C-1001"));
+    assert!(text_of(&app, "customer-company").contains("Schmidt Logistik GmbH"));
+
+    web.click(&web.find(&css("hold-button")).unwrap())
+        .expect("hold");
+    web.wait_attribute(&panel, "data-state", "held", wait::MEDIUM);
+    web.wait_attribute(&css("hold-button"), "data-held", "true", wait::SHORT);
+    web.click(&web.find(&css("hold-button")).unwrap())
+        .expect("resume");
+    web.wait_attribute(&panel, "data-state", "connected", wait::MEDIUM);
+
+    hang_up(&app, &panel);
+    let entry = format!(
+        "{}[data-remote='+4930123456'][data-outcome='answered']",
+        css("history-item")
+    );
+    web.wait_for(&entry, wait::MEDIUM);
+    let item = web.find(&entry).unwrap();
+    assert_eq!(
+        web.attribute(&item, "data-direction").unwrap().as_deref(),
+        Some("inbound")
+    );
+
+    // Escape declines the next offer; it is in the history as declined.
+    offer(&app, "C-1002");
+    assert_eq!(
+        web.attribute(&web.active().unwrap(), "data-testid")
+            .unwrap()
+            .as_deref(),
+        Some("answer-button")
+    );
+    web.press(keys::ESCAPE).expect("Escape");
+    web.wait_gone(&css("incoming-banner"), wait::MEDIUM);
+    web.wait_for(
+        &format!("{}[data-remote='+442071234567']", css("history-item")),
+        wait::MEDIUM,
+    );
+}
+
+#[test]
+fn a_tel_link_opened_while_running_is_confirmed_then_dialled_and_hostile_links_are_refused() {
+    let dir = TestDir::new("desktop_links");
+    let app = demo(&dir, DesktopOptions::demo());
+    let web = &app.web;
+
+    assert!(
+        app.open_link("tel:+44-20-7123-4567").success(),
+        "the second start hands over and exits"
+    );
+    web.wait_for(&css("link-confirm"), wait::MEDIUM);
+    assert_eq!(text_of(&app, "link-target"), "+442071234567");
+    web.click(&web.find(&css("link-call-button")).unwrap())
+        .expect("call");
+    let panel = web.wait_for(&css("call-panel"), wait::MEDIUM);
+    let call = web
+        .attribute(&panel, "data-call")
+        .unwrap()
+        .expect("call id");
+    let panel = format!("{}[data-call='{call}']", css("call-panel"));
+    // The demo contact center answers after two seconds of ringing.
+    web.wait_attribute(&panel, "data-state", "connected", wait::LONG);
+    assert!(text_of(&app, "caller-number").contains("+442071234567"));
+    hang_up(&app, &panel);
+
+    for (link, code) in [
+        ("javascript:alert(1)", "link_scheme"),
+        ("sip:bob@example.com?Replaces=abc%40host", "link_unsafe"),
+        ("tel:+49 30 1234\u{202E}5678", "link_control_characters"),
+        ("tel:call-me-maybe", "link_number"),
+    ] {
+        assert!(app.open_link(link).success());
+        web.wait_for(
+            &format!("{}[data-code='{code}']", css("link-refused")),
+            wait::MEDIUM,
+        );
+    }
+    assert!(
+        web.find_all(&css("call-panel")).unwrap().is_empty(),
+        "a refused link never dials"
+    );
+    assert!(web.find_all(&css("link-confirm")).unwrap().is_empty());
+}
+
+#[test]
+fn with_dial_at_once_a_link_dials_without_asking() {
+    let dir = TestDir::new("desktop_link_dial");
+    let app = demo(
+        &dir,
+        DesktopOptions::demo().with_preferences("link_action = \"dial\"\n"),
+    );
+    let web = &app.web;
+    assert!(app.open_link("callto://+4930123456/").success());
+    web.wait_for(&css("link-dialled"), wait::MEDIUM);
+    web.wait_for(&css("call-panel"), wait::MEDIUM);
+    let number = text_of(&app, "caller-number");
+    assert!(number.contains("+4930123456"), "{number}");
+    assert!(web.find_all(&css("link-confirm")).unwrap().is_empty());
+}

@@ -1,0 +1,112 @@
+import { fireEvent, render, screen } from '@testing-library/svelte';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import App from './App.svelte';
+import { AGENT_EVENTS } from './lib/api';
+import { setLanguage } from './lib/i18n/index.svelte';
+import { incomingCall, overview, record, resetApp } from './test/fixtures';
+import { emit, invoke, listen, reply, resetTauri } from './test/tauri';
+
+vi.mock('@tauri-apps/api/core', () => import('./test/tauri'));
+vi.mock('@tauri-apps/api/event', () => import('./test/tauri'));
+
+beforeEach(() => {
+  resetTauri();
+  resetApp({ ready: false, mode: undefined });
+  setLanguage('en');
+  reply({ overview: overview(), history: [record()], dial: 'c2' });
+});
+
+async function started(): Promise<HTMLElement> {
+  render(App);
+  const root = screen.getByTestId('app');
+  await vi.waitFor(() => expect(root.dataset.ready).toBe('true'));
+  return root;
+}
+
+describe('App', () => {
+  it('listens to every event before it asks for the overview', async () => {
+    const root = await started();
+    const listened = listen.mock.invocationCallOrder.at(-1) ?? Infinity;
+    const asked = invoke.mock.invocationCallOrder[invoke.mock.calls.findIndex(([c]) => c === 'overview')];
+    expect(asked).toBeGreaterThan(listened);
+    const names = listen.mock.calls.map(([name]) => name);
+    for (const name of [...AGENT_EVENTS, 'session-changed', 'link-opened', 'link-refused', 'demo-progressed']) {
+      expect(names).toContain(name);
+    }
+    expect(root.dataset.mode).toBe('demo');
+    expect(await screen.findAllByTestId('history-item')).toHaveLength(1);
+  });
+
+  it('shows the German texts when the overview says so', async () => {
+    reply({ overview: overview({ language: 'de' }), history: [] });
+    await started();
+    expect(document.documentElement.lang).toBe('de');
+    expect(screen.getByTestId('mode-badge').textContent).toBe('Demo-Modus');
+  });
+
+  it('rings, answers by shortcut, and follows the call to its end', async () => {
+    await started();
+    emit('call-offered', incomingCall());
+    const banner = await screen.findByTestId('incoming-banner');
+    expect(banner.dataset.call).toBe('c1');
+    expect(screen.getByTestId('customer-name').textContent).toBe('Maria Schmidt');
+
+    await fireEvent.keyDown(window, { key: 'F2' });
+    expect(invoke).toHaveBeenCalledWith('answer', { call: 'c1' });
+
+    emit('call-state-changed', { event: 'call_state', call: 'c1', state: 'connected' });
+    const panel = await screen.findByTestId('call-panel');
+    expect(screen.queryByTestId('incoming-banner')).toBeNull();
+    expect(panel.dataset.state).toBe('connected');
+
+    invoke.mockClear();
+    emit('call-state-changed', { event: 'call_state', call: 'c1', state: 'ended', reason: 'remote_hangup' });
+    await vi.waitFor(() => expect(panel.dataset.state).toBe('ended'));
+    expect(invoke).toHaveBeenCalledWith('history', { limit: 50 });
+  });
+
+  it('dials what was typed, and shows a dial error next to the field', async () => {
+    await started();
+    const input = screen.getByTestId('number-input') as HTMLInputElement;
+    await fireEvent.input(input, { target: { value: '+49 (30) 123-456' } });
+    expect(screen.getByText('Dials +4930123456')).toBeTruthy();
+    await fireEvent.click(screen.getByTestId('dial-button'));
+    expect(invoke).toHaveBeenCalledWith('dial', { to: '+49 (30) 123-456' });
+    expect(await screen.findByTestId('call-panel')).toBeTruthy();
+
+    reply({
+      dial: () => {
+        throw { code: 'not_connected', message: 'not connected to the SIP server yet' };
+      },
+    });
+    await fireEvent.input(input, { target: { value: '2000' } });
+    await fireEvent.submit(input.form!);
+    const error = await screen.findByTestId('dial-error');
+    expect(error.textContent).toContain('Not connected to the phone system.');
+    expect(input.getAttribute('aria-describedby')).toContain('dial-error');
+  });
+
+  it('shows backend errors as toasts and refused links as alerts', async () => {
+    await started();
+    emit('error-occurred', { event: 'error', code: 'media', message: 'c1: no port' });
+    const toast = await screen.findByTestId('toast');
+    expect(toast.dataset.code).toBe('media');
+    expect(toast.textContent).toContain('The audio could not be started.');
+    expect(toast.textContent).toContain('c1: no port');
+
+    emit('link-refused', { link: 'javascript:alert(1)', code: 'link_scheme', message: 'no' });
+    const refused = await screen.findByTestId('link-refused');
+    expect(refused.dataset.code).toBe('link_scheme');
+    expect(refused.textContent).toContain('javascript:alert(1)');
+  });
+
+  it('starts over on a new session', async () => {
+    await started();
+    reply({ overview: overview({ mode: 'account', status: null, problem: 'no route to host' }), history: [] });
+    emit('session-changed', null);
+    const problem = await screen.findByTestId('problem');
+    expect(problem.textContent).toContain('no route to host');
+    expect(screen.getByTestId('app').dataset.mode).toBe('account');
+    expect(screen.queryByTestId('demo-panel')).toBeNull();
+  });
+});

@@ -1,0 +1,116 @@
+// The backend's commands and events (src-tauri/src/commands.rs, events.rs, links.rs), one
+// typed function per command. Arguments are named exactly as the Rust parameters.
+
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { CallRecord, DemoEvent, Event } from './protocol';
+import type {
+  AccountForm,
+  LinkDialled,
+  LinkOffer,
+  LinkRefused,
+  Overview,
+  Preferences,
+  RegistrationTest,
+  UiError,
+} from './shell';
+
+export type AgentStateRequest = 'ready' | 'not_ready' | 'offline';
+
+/** Whatever a command threw, as the `UiError` the backend sends (IPC failures included). */
+export function toUiError(thrown: unknown): UiError {
+  if (typeof thrown === 'object' && thrown !== null && 'code' in thrown && 'message' in thrown) {
+    const e = thrown as { code: unknown; message: unknown; field?: unknown };
+    return {
+      code: String(e.code),
+      message: String(e.message),
+      ...(typeof e.field === 'string' ? { field: e.field } : {}),
+    };
+  }
+  return { code: 'internal', message: thrown instanceof Error ? thrown.message : String(thrown) };
+}
+
+async function command<T>(name: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(name, args);
+  } catch (thrown) {
+    throw toUiError(thrown);
+  }
+}
+
+export const overview = () => command<Overview>('overview');
+export const dial = (to: string) => command<string>('dial', { to });
+export const answer = (call: string) => command<void>('answer', { call });
+export const decline = (call: string) => command<void>('decline', { call });
+export const hangup = (call: string) => command<void>('hangup', { call });
+export const hold = (call: string) => command<void>('hold', { call });
+export const resume = (call: string) => command<void>('resume', { call });
+export const mute = (call: string, muted: boolean) => command<void>('mute', { call, muted });
+export const transfer = (call: string, to: string) => command<void>('transfer', { call, to });
+export const transferAttended = (call: string, consult: string) =>
+  command<void>('transfer_attended', { call, consult });
+export const sendDtmf = (call: string, digits: string) =>
+  command<void>('send_dtmf', { call, digits });
+export const setState = (state: AgentStateRequest, reason?: string) =>
+  command<void>('set_state', reason === undefined ? { state } : { state, reason });
+export const history = (limit: number) => command<CallRecord[]>('history', { limit });
+export const demoOffer = (customer?: string) =>
+  command<void>('demo_offer', customer === undefined ? {} : { customer });
+export const savePreferences = (preferences: Preferences) =>
+  command<void>('save_preferences', { preferences });
+export const account = () => command<AccountForm | null>('account');
+export const saveAccount = (form: AccountForm, password?: string) =>
+  command<void>('save_account', password === undefined ? { form } : { form, password });
+export const removeAccount = () => command<void>('remove_account');
+export const testAccount = (form: AccountForm, password?: string) =>
+  command<RegistrationTest>('test_account', password === undefined ? { form } : { form, password });
+export const linksRegistered = () => command<boolean>('links_registered');
+export const registerLinks = () => command<void>('register_links');
+
+/** Each backend event's payload. */
+export interface EventPayloads {
+  'agent-started': Event;
+  'connection-changed': Event;
+  'registration-changed': Event;
+  'agent-state-changed': Event;
+  'call-offered': Event;
+  'call-placed': Event;
+  'call-state-changed': Event;
+  'call-deflected': Event;
+  'media-changed': Event;
+  'dtmf-received': Event;
+  'transfer-progressed': Event;
+  'error-occurred': Event;
+  'agent-stopped': Event;
+  'session-changed': null;
+  'link-opened': LinkOffer;
+  'link-dialled': LinkDialled;
+  'link-refused': LinkRefused;
+  'demo-progressed': DemoEvent;
+}
+
+export type EventName = keyof EventPayloads;
+
+/** The events that carry the agent's `Event` (the rest have payloads of their own). */
+export const AGENT_EVENTS = [
+  'agent-started',
+  'connection-changed',
+  'registration-changed',
+  'agent-state-changed',
+  'call-offered',
+  'call-placed',
+  'call-state-changed',
+  'call-deflected',
+  'media-changed',
+  'dtmf-received',
+  'transfer-progressed',
+  'error-occurred',
+  'agent-stopped',
+] as const satisfies readonly EventName[];
+
+export function on<K extends EventName>(
+  name: K,
+  handler: (payload: EventPayloads[K]) => void,
+): Promise<UnlistenFn> {
+  return listen<EventPayloads[K]>(name, (e) => handler(e.payload));
+}
