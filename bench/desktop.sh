@@ -6,7 +6,7 @@
 #   PROFILE=release bench/desktop.sh      # release build (takes minutes to build)
 #   bench/desktop.sh --runs 10            # own arguments for the example
 #
-# Needs Xvfb and x11-utils (scripts/install-deps.sh). Not part of the test suite.
+# Needs Xvfb (scripts/install-deps.sh). Not part of the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -18,7 +18,7 @@ RIG=(kamailio kamailio-tls-modules baresip sip-tester sipsak
      pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
      gnome-keyring dbus dbus-user-session libsecret-tools
      dnsmasq-base openssl procps python3
-     xvfb xauth webkit2gtk-driver x11-utils)
+     xvfb xauth webkit2gtk-driver)
 
 missing=()
 for p in "${BUILD[@]}" "${RIG[@]}"; do

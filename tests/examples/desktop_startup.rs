@@ -4,8 +4,9 @@
 //! between the app and the measurement), `--runs` times, and prints for each run the time
 //! from launch to
 //!
-//! * the window mapped on screen (`xwininfo` reports `IsViewable`),
-//! * the UI loaded (the page asked the shell for its first overview: log `window loaded`),
+//! * the window shown with the UI loaded (the page asked the shell for its first
+//!   overview: log `window loaded`; an X client polling for the window instead, such as
+//!   `xwininfo`, was seen to make GTK's start fail now and then),
 //! * the agent registered to the embedded demo contact center (log `registration
 //!   state="registered"`);
 //!
@@ -59,20 +60,24 @@ fn parse_args() -> Args {
     args
 }
 
-/// Milliseconds from `start` until `condition` holds (polled every 5 ms), or `None`.
-fn time_until(
+/// Milliseconds from `start` until each condition first holds (all polled every 5 ms in
+/// turn), `None` for one that did not within `timeout`.
+fn times_until<const N: usize>(
     start: Instant,
     timeout: Duration,
-    mut condition: impl FnMut() -> bool,
-) -> Option<f64> {
+    mut conditions: [&mut dyn FnMut() -> bool; N],
+) -> [Option<f64>; N] {
+    let mut times = [None; N];
     let deadline = start + timeout;
-    while Instant::now() < deadline {
-        if condition() {
-            return Some(start.elapsed().as_secs_f64() * 1e3);
+    while Instant::now() < deadline && times.iter().any(Option::is_none) {
+        for (time, condition) in times.iter_mut().zip(conditions.iter_mut()) {
+            if time.is_none() && condition() {
+                *time = Some(start.elapsed().as_secs_f64() * 1e3);
+            }
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    None
+    times
 }
 
 fn shown(ms: Option<f64>) -> String {
@@ -97,24 +102,22 @@ fn main() {
         .unwrap_or_else(|e| panic!("{e}"));
         let log = app.stderr_path().to_owned();
         let logged = |needle: &str| std::fs::read_to_string(&log).is_ok_and(|l| l.contains(needle));
-        let timeout = wait::scaled(wait::LONG);
-        let mapped = time_until(start, timeout, || {
-            env.command("xwininfo")
-                .args(["-name", "Parley"])
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("IsViewable"))
-        });
-        let loaded = time_until(start, timeout, || logged("window loaded"));
-        let registered = time_until(start, timeout, || logged("state=\"registered\""));
+        let [loaded, registered] = times_until(
+            start,
+            wait::scaled(wait::LONG),
+            [&mut || logged("window loaded"), &mut || {
+                logged("state=\"registered\"")
+            }],
+        );
         println!(
-            "run {run}: window mapped {}, UI loaded {}, registered {}",
-            shown(mapped),
+            "run {run}: window shown with the UI loaded {}, registered {}",
             shown(loaded),
             shown(registered)
         );
-        last = Some((dir, env, app));
+        // The previous run's app stops before its X server, bus and folder go.
+        last = Some((app, env, dir));
     }
-    let (_dir, _env, app) = last.expect("at least one run");
+    let (app, _env, _dir) = last.expect("at least one run");
     std::thread::sleep(Duration::from_secs(args.settle));
     let processes = procstat::group(app.pid());
     let before: Vec<_> = processes
@@ -141,7 +144,7 @@ fn main() {
         let ms = (a.cpu_ticks - b.cpu_ticks) as f64 * 1e3 / ticks;
         let on_cpu = a.on_cpu_ns.saturating_sub(b.on_cpu_ns) as f64 / 1e6;
         println!(
-            "  {name:<22} pid {pid:>7}: RSS {:>7} kB, PSS {:>7} kB, CPU {ms:>6.0} ms ({:.3} % of a core; on-CPU {on_cpu:.1} ms), {} wake-ups/s",
+            "  {name:<22} pid {pid:>7}: RSS {:>7} kB, PSS {:>7} kB, CPU {ms:>6.0} ms ({:.3} % of a core; on-CPU {on_cpu:.1} ms), {:.1} wake-ups/s",
             a.kb("VmRSS"),
             a.pss_kb,
             ms / window / 10.0,

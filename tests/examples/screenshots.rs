@@ -27,7 +27,7 @@ fn main() {
             preferences: format!(
                 "language = \"{language}\"\ndemo_offer_seconds = 0\nnotifications = false\nringtone = false\n"
             ),
-            account: None,
+            ..DesktopOptions::demo()
         };
         let app = Desktop::start(&dir, options);
         let web = &app.web;

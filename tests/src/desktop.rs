@@ -27,6 +27,8 @@ pub struct DesktopOptions {
     pub preferences: String,
     /// `parley.toml`; none: demo mode.
     pub account: Option<String>,
+    /// An unlocked gnome-keyring on the session bus (the OS keychain for passwords).
+    pub keyring: bool,
 }
 
 impl DesktopOptions {
@@ -36,6 +38,7 @@ impl DesktopOptions {
             preferences: "language = \"en\"\ndemo_offer_seconds = 0\nnotifications = false\n"
                 .into(),
             account: None,
+            keyring: false,
         }
     }
 
@@ -51,7 +54,8 @@ pub struct DesktopEnv {
     env: Vec<(String, String)>,
     config_dir: PathBuf,
     pub log_dir: PathBuf,
-    // The bus goes before the X server.
+    // The keyring goes first, then the bus, then the X server.
+    _keyring: Option<RigProcess>,
     _bus: RigProcess,
     _x: RigProcess,
 }
@@ -69,7 +73,7 @@ fn first_line(process: &mut RigProcess) -> String {
         let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     rx.recv_timeout(wait::scaled(wait::SHORT))
-        .unwrap_or_else(|_| panic!("{} printed nothing", process.name()))
+        .unwrap_or_default()
 }
 
 fn spawn_reporting(name: &str, command: Command, log_dir: &Path) -> RigProcess {
@@ -80,12 +84,22 @@ fn spawn_reporting(name: &str, command: Command, log_dir: &Path) -> RigProcess {
     RigProcess::spawn(name, command, log_dir, options).unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl DesktopEnv {
-    /// Starts Xvfb (on a free display) and a session bus, and writes the app's files.
-    pub fn new(dir: &TestDir, options: &DesktopOptions) -> DesktopEnv {
-        let log_dir = dir.subdir("desktop");
+/// Starts Xvfb on a display of its own. The number comes from the rig's port pool (so that
+/// parallel tests never pick the same one; Xvfb's own `-displayfd` choice races with
+/// servers starting and stopping meanwhile), skipping any with a leftover lock or socket;
+/// Xvfb writes it back when it accepts clients.
+fn start_x(log_dir: &Path) -> (RigProcess, String) {
+    for _ in 0..5 {
+        let number = ports::block(1).start - 19_900;
+        let in_use = Path::new(&format!("/tmp/.X{number}-lock")).exists()
+            || Path::new(&format!("/tmp/.X11-unix/X{number}")).exists();
+        if in_use {
+            continue;
+        }
+        let display = format!(":{number}");
         let mut x = Command::new("Xvfb");
         x.args([
+            &display,
             "-displayfd",
             "1",
             "-screen",
@@ -94,12 +108,50 @@ impl DesktopEnv {
             "-nolisten",
             "tcp",
         ]);
-        let mut x = spawn_reporting("xvfb", x, &log_dir);
-        let display = format!(":{}", first_line(&mut x));
+        let mut x = spawn_reporting("xvfb", x, log_dir);
+        if first_line(&mut x) == number.to_string() {
+            return (x, display);
+        }
+    }
+    panic!("Xvfb did not start; see {}", log_dir.display());
+}
+
+impl DesktopEnv {
+    /// Starts Xvfb and a session bus, and writes the app's files.
+    pub fn new(dir: &TestDir, options: &DesktopOptions) -> DesktopEnv {
+        let log_dir = dir.subdir("desktop");
+        let (x, display) = start_x(&log_dir);
         let mut bus = Command::new("dbus-daemon");
         bus.args(["--session", "--nofork", "--print-address=1"]);
         let mut bus = spawn_reporting("dbus", bus, &log_dir);
         let bus_address = first_line(&mut bus);
+        assert!(
+            !bus_address.is_empty(),
+            "dbus-daemon did not start; see {}",
+            log_dir.display()
+        );
+        let keyring = options.keyring.then(|| {
+            // It starts, unlocks with this password, leaves a daemon on the bus and exits;
+            // the daemon is kept (its process group) until the bus goes.
+            let mut keyring = Command::new("sh");
+            keyring
+                .args([
+                    "-c",
+                    "echo -n rig | gnome-keyring-daemon --unlock --components=secrets",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus_address);
+            let mut keyring =
+                RigProcess::spawn("gnome-keyring", keyring, &log_dir, SpawnOptions::default())
+                    .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                keyring
+                    .wait_timeout(wait::SHORT)
+                    .is_some_and(|s| s.success()),
+                "gnome-keyring did not start; see {}",
+                log_dir.display()
+            );
+            keyring
+        });
 
         let home = dir.subdir("home");
         let runtime_dir = home.join("run");
@@ -139,6 +191,7 @@ impl DesktopEnv {
             env,
             config_dir,
             log_dir,
+            _keyring: keyring,
             _bus: bus,
             _x: x,
         }

@@ -184,3 +184,132 @@ fn with_dial_at_once_a_link_dials_without_asking() {
     assert!(number.contains("+4930123456"), "{number}");
     assert!(web.find_all(&css("link-confirm")).unwrap().is_empty());
 }
+
+#[test]
+fn blind_and_attended_transfers_in_demo_mode() {
+    let dir = TestDir::new("desktop_transfers");
+    let app = demo(&dir, DesktopOptions::demo());
+    let web = &app.web;
+
+    // Blind: the demo's colleague takes the call, and it ends as transferred.
+    let first = offer(&app, "C-1002");
+    web.press(keys::ENTER).expect("answer");
+    let panel = format!("{}[data-call='{first}']", css("call-panel"));
+    web.wait_attribute(&panel, "data-state", "connected", wait::LONG);
+    let target = web.find(&css("transfer-input")).unwrap();
+    web.send_keys(&target, "2000").expect("type the target");
+    web.click(&web.find(&css("transfer-button")).unwrap())
+        .expect("transfer");
+    web.wait_attribute(&panel, "data-state", "ended", wait::LONG);
+    web.click(&web.wait_for(&css("done-button"), wait::SHORT))
+        .expect("done");
+    web.wait_for(
+        &format!(
+            "{}[data-remote='+442071234567'][data-outcome='transferred']",
+            css("history-item")
+        ),
+        wait::MEDIUM,
+    );
+
+    // Attended: consult a colleague (the customer waits on hold), then join them.
+    let second = offer(&app, "C-1003");
+    web.press(keys::ENTER).expect("answer");
+    let panel = format!("{}[data-call='{second}']", css("call-panel"));
+    web.wait_attribute(&panel, "data-state", "connected", wait::LONG);
+    let target = web.find(&css("transfer-input")).unwrap();
+    web.send_keys(&target, "2001").expect("type the colleague");
+    web.click(&web.find(&css("consult-button")).unwrap())
+        .expect("consult");
+    // The demo answers the consultation after two seconds of ringing.
+    let complete = web.wait_for(&css("complete-transfer-button"), wait::LONG);
+    assert!(wait::until_true(wait::LONG, || web
+        .attribute(&complete, "disabled")
+        .is_ok_and(|d| d.is_none())));
+    web.click(&complete).expect("complete the transfer");
+    web.wait_for(
+        &format!(
+            "{}[data-remote='+491701234567'][data-outcome='transferred']",
+            css("history-item")
+        ),
+        wait::LONG,
+    );
+}
+
+#[test]
+fn auto_answer_answers_an_offered_call_after_a_tone() {
+    let dir = TestDir::new("desktop_auto_answer");
+    let app = demo(
+        &dir,
+        DesktopOptions::demo().with_preferences("auto_answer = true\n"),
+    );
+    let call = offer(&app, "C-1004");
+    let panel = format!("{}[data-call='{call}']", css("call-panel"));
+    app.web
+        .wait_attribute(&panel, "data-state", "connected", wait::LONG);
+}
+
+#[test]
+fn an_account_is_tested_saved_and_registers_with_its_password_in_the_keychain() {
+    use parley_e2e::kamailio::{Kamailio, KamailioOptions};
+    let dir = TestDir::new("desktop_account");
+    let kamailio = Kamailio::start(&dir, KamailioOptions::default());
+    let app = demo(
+        &dir,
+        DesktopOptions {
+            keyring: true,
+            ..DesktopOptions::demo()
+        },
+    );
+    let web = &app.web;
+    web.click(&web.find(&css("settings-button")).unwrap())
+        .expect("settings");
+    web.wait_for(&css("settings-dialog"), wait::MEDIUM);
+    let fill = |testid: &str, text: &str| {
+        let field = web.find(&css(testid)).unwrap();
+        web.clear(&field).expect("clear");
+        web.send_keys(&field, text).expect("type");
+    };
+    // A wrong password first: the test says why, nothing is saved.
+    fill("account-username", "1001");
+    fill("account-domain", kamailio.domain());
+    fill(
+        "account-registrar",
+        &format!("sip:{}:{}", kamailio.domain(), kamailio.port()),
+    );
+    fill("account-password", "wrong");
+    web.click(&web.find(&css("account-test")).unwrap())
+        .expect("test");
+    web.wait_attribute(
+        &css("account-test-result"),
+        "data-registered",
+        "false",
+        wait::LONG,
+    );
+    assert!(!app.env.config_dir().join("parley.toml").exists());
+
+    fill("account-password", parley_e2e::PASSWORD);
+    web.click(&web.find(&css("account-test")).unwrap())
+        .expect("test");
+    web.wait_attribute(
+        &css("account-test-result"),
+        "data-registered",
+        "true",
+        wait::LONG,
+    );
+    web.click(&web.find(&css("account-save")).unwrap())
+        .expect("save");
+    // The agent restarts on the account: out of demo mode, registered to Kamailio.
+    web.wait_attribute(&css("app"), "data-mode", "account", wait::LONG);
+    web.wait_attribute(&css("registration"), "data-state", "registered", wait::LONG);
+    kamailio.wait_registered("1001", wait::MEDIUM);
+    let saved = std::fs::read_to_string(app.env.config_dir().join("parley.toml")).unwrap();
+    assert!(
+        saved.contains("username = \"1001\"") && saved.contains("keyring = true"),
+        "{saved}"
+    );
+    assert!(
+        !saved.contains(parley_e2e::PASSWORD),
+        "the password is only in the keychain"
+    );
+    assert!(web.find_all(&css("mode-badge")).unwrap().is_empty());
+}
