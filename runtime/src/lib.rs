@@ -13,3 +13,4 @@ pub mod secrets;
 pub mod store;
 pub mod trace;
 pub mod transport;
+pub mod typescript;

@@ -273,30 +273,6 @@ impl CommandError {
     }
 }
 
-/// The TypeScript declarations of what the desktop UI receives, generated from these types
-/// (`ui/src/lib/protocol.ts`); a test fails when the file is stale.
-pub fn typescript() -> String {
-    use ts_rs::TS;
-    let cfg = ts_rs::Config::new();
-    let mut out = String::from(
-        "// Generated from runtime/src/protocol.rs and runtime/src/store.rs by\n\
-         // `UPDATE_TYPES=1 cargo test -p parley-runtime typescript`. Do not edit.\n\n",
-    );
-    for decl in [
-        Event::decl(&cfg),
-        Status::decl(&cfg),
-        CallView::decl(&cfg),
-        CommandError::decl(&cfg),
-        crate::store::CallRecord::decl(&cfg),
-        crate::demo::DemoEvent::decl(&cfg),
-    ] {
-        out.push_str("export ");
-        out.push_str(&decl);
-        out.push_str("\n\n");
-    }
-    out.trim_end().to_owned() + "\n"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,18 +306,12 @@ mod tests {
     /// The UI's copy of these types must match them; `UPDATE_TYPES=1` rewrites it.
     #[test]
     fn typescript_bindings_are_current() {
+        use crate::typescript;
         let path =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/lib/protocol.ts");
-        let fresh = typescript();
-        if std::env::var_os("UPDATE_TYPES").is_some() {
-            std::fs::write(&path, &fresh).expect("writing the bindings");
+        if let Err(stale) = typescript::check(&path, &typescript::protocol(), "parley-runtime") {
+            panic!("{stale}");
         }
-        let current = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            current == fresh,
-            "{} is stale: run `UPDATE_TYPES=1 cargo test -p parley-runtime typescript`",
-            path.display()
-        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-// Generated from runtime/src/protocol.rs and runtime/src/store.rs by
+// Generated from runtime/src/protocol.rs, store.rs and demo.rs by
 // `UPDATE_TYPES=1 cargo test -p parley-runtime typescript`. Do not edit.
 
 export type Event = { "event": "started", version: string, local: string, } | { "event": "result", id?: unknown, ok: boolean, call?: string, error?: string, message?: string, } | { "event": "connection", 

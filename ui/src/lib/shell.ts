@@ -1,4 +1,4 @@
-// Generated from src-tauri/src by `UPDATE_TYPES=1 cargo test -p parley bindings`.
+// Generated from src-tauri/src by `UPDATE_TYPES=1 cargo test -p parley typescript`.
 // Do not edit.
 
 import type { CallRecord, Status } from "./protocol";
