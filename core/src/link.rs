@@ -129,7 +129,8 @@ fn tel(rest: &str) -> Result<DialTarget, LinkError> {
                 .chars()
                 .filter(|c| c.is_ascii_digit() || *c == '+')
                 .collect();
-            Ok(DialTarget::Number(format!("{prefix}{n}")))
+            // The context comes from the link too: the whole number is checked again.
+            number(&format!("{prefix}{n}"))
         }
         (target, _) => Ok(target),
     }
@@ -162,7 +163,19 @@ fn parley(rest: &str) -> Result<DialTarget, LinkError> {
 /// URI parameters harmless to keep in a SIP address from a link (RFC 3261 §19.1.1).
 const SAFE_SIP_PARAMS: &[&str] = &["user", "transport"];
 
+/// Characters a user part from a link may hold: RFC 3261 §25.1 `unreserved` and the
+/// harmless `user-unreserved`; not `;`, `?` or `/`, nor anything that would need escaping
+/// (a `>` would end the name-addr it is printed in).
+fn is_link_user_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-_.!~*'()+&=$,".contains(c)
+}
+
+/// A SIP address from a link, often percent-decoded on the way here: checked again for
+/// disguising characters, and its user part limited to [`is_link_user_char`].
 fn sip(text: &str) -> Result<DialTarget, LinkError> {
+    if text.chars().any(is_forbidden) {
+        return Err(LinkError::ControlCharacters);
+    }
     let uri: SipUri = text
         .parse()
         .map_err(|e: crate::sip::uri::UriError| LinkError::Sip(e.to_string()))?;
@@ -181,10 +194,13 @@ fn sip(text: &str) -> Result<DialTarget, LinkError> {
     if uri.password.is_some() {
         return Err(LinkError::Unsafe("a password".into()));
     }
-    if uri.user.as_deref().is_none_or(str::is_empty) {
-        return Err(LinkError::Empty);
+    match uri.user.as_deref() {
+        None | Some("") => Err(LinkError::Empty),
+        Some(user) if !user.chars().all(is_link_user_char) => Err(LinkError::Unsafe(format!(
+            "the characters of the user {user:?}"
+        ))),
+        Some(_) => Ok(DialTarget::Sip(uri)),
     }
-    Ok(DialTarget::Sip(uri))
 }
 
 /// A phone number in any of the forms people write them: visual separators (space, `-`,
@@ -289,6 +305,14 @@ mod tests {
             "parley:hangup?call=c1",
             "parley:dial",
             "callto:rm -rf",
+            // Percent-encoded disguises and injections, decoded on the way.
+            "callto:%E2%80%AE1234@example.com",
+            "callto:bob%3E%3Bx%3Dy@example.com",
+            "callto:bob%0D%0AVia:%20x@example.com",
+            "parley:dial?to=bob%3E@example.com",
+            "parley:dial?to=%E2%80%AE%2B4930123",
+            // A phone-context that makes the number invalid.
+            "tel:1;phone-context=+1+2",
         ];
         for link in refused {
             assert!(parse(link).is_err(), "{link:?} must be refused");
@@ -297,6 +321,8 @@ mod tests {
             parse(&format!("tel:+{}", "1".repeat(600))),
             Err(LinkError::TooLong)
         );
+        let long_context = format!("tel:1234;phone-context=+{}", "5".repeat(400));
+        assert!(matches!(parse(&long_context), Err(LinkError::Number(_))));
     }
 
     proptest::proptest! {
@@ -311,6 +337,23 @@ mod tests {
         fn accepted_targets_are_clean(s in "(tel|sip|callto|parley):\\PC{0,40}") {
             if let Ok(t) = parse(&s) {
                 proptest::prop_assert!(!t.to_string().chars().any(is_forbidden));
+            }
+        }
+
+        /// Percent-encoded bytes in the address are decoded, then checked: nothing that
+        /// could break out of a header or disguise the number gets through.
+        #[test]
+        fn decoded_addresses_stay_clean(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+            scheme in "(callto:|parley:dial\\?to=)",
+        ) {
+            let encoded: String = bytes.iter().map(|b| format!("%{b:02X}")).collect();
+            if let Ok(t) = parse(&format!("{scheme}{encoded}%40example.com")) {
+                let shown = t.to_string();
+                proptest::prop_assert!(
+                    !shown.chars().any(|c| is_forbidden(c) || "<>\"\r\n ".contains(c)),
+                    "{shown:?}"
+                );
             }
         }
     }

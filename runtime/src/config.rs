@@ -260,6 +260,14 @@ pub struct Settings {
     pub history_file: Option<PathBuf>,
 }
 
+impl Settings {
+    /// The account's entry in the OS keychain: `<auth user>@<domain host>`, the same for
+    /// everything that stores or reads it.
+    pub fn keyring_user(&self) -> String {
+        format!("{}@{}", self.auth_username, self.aor.host)
+    }
+}
+
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {

@@ -172,6 +172,8 @@ enum Action {
 pub struct DemoHandle {
     /// Where it listens: the agent's registrar and outbound proxy.
     pub address: SocketAddr,
+    /// Who it calls as.
+    pub customers: Vec<Customer>,
     pub commands: mpsc::UnboundedSender<DemoCommand>,
     /// Ends when the demo has stopped.
     pub events: mpsc::UnboundedReceiver<DemoEvent>,
@@ -222,7 +224,7 @@ pub async fn start(config: DemoConfig) -> Result<DemoHandle, DemoError> {
     let demo = Demo {
         ua: UserAgent::new(ua_config, rand::random()),
         config,
-        customers,
+        customers: customers.clone(),
         next_customer: 0,
         udp,
         binding: None,
@@ -237,6 +239,7 @@ pub async fn start(config: DemoConfig) -> Result<DemoHandle, DemoError> {
     tokio::spawn(demo.run(cmd_rx, media_rx));
     Ok(DemoHandle {
         address: local,
+        customers,
         commands: cmd_tx,
         events: out_rx,
     })

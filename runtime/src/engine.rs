@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_rustls::TlsConnector;
 
 /// How long `quit` waits for the unregistration and BYEs to complete.
-const QUIT_GRACE: Duration = Duration::from_secs(5);
+pub const QUIT_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +43,6 @@ pub enum StartError {
     Tls(String),
     #[error(transparent)]
     Dns(#[from] DnsError),
-    #[error(transparent)]
-    History(#[from] StoreError),
 }
 
 /// A command, with either the caller's correlation id for its `result` event or a
@@ -103,11 +101,7 @@ pub async fn launch(
     settings: Settings,
 ) -> Result<(AgentHandle, mpsc::UnboundedReceiver<Event>), LaunchError> {
     let password = match &settings.password {
-        Some(source) => {
-            let user =
-                secrets::keyring_user(&settings.auth_username, &settings.aor.host.to_string());
-            Some(secrets::read_password(source, &user)?)
-        }
+        Some(source) => Some(secrets::read_password(source, &settings.keyring_user())?),
         None => None,
     };
     Ok(start(settings, password).await?)
@@ -136,13 +130,17 @@ pub async fn start(
     let resolver = Resolver::new(&settings.dns_servers)?;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (event_tx, event_rx) = mpsc::unbounded_channel();
-    let store = settings
-        .history_file
-        .as_deref()
-        .map(Store::open)
-        .transpose()?;
+    let history = settings.history_file.clone();
     let mut engine = Engine::new(settings, password, udp, tls, resolver, event_tx);
-    engine.store = store;
+    // Without its history the agent still takes calls: the problem is reported instead.
+    match history.as_deref().map(Store::open) {
+        Some(Ok(store)) => engine.store = Some(store),
+        Some(Err(e)) => engine.emit(Event::Error {
+            code: "history".into(),
+            message: e.to_string(),
+        }),
+        None => {}
+    }
     tokio::spawn(engine.run(cmd_rx));
     Ok((AgentHandle { tx: cmd_tx }, event_rx))
 }
@@ -674,31 +672,32 @@ impl Engine {
         let span = tracing::info_span!("call", %call);
         let _guard = span.enter();
         tracing::info!(state = name, "call state");
-        let info = self.calls.entry(call).or_default();
-        info.view.state = name.into();
-        info.view.held_by = held_by.map(str::to_owned);
-        if matches!(state, CallState::Connected) && info.view.connected_at.is_none() {
-            info.view.connected_at = Some(now_ms());
+        // Every call is tracked from its offer or dial; an unknown one gets no view.
+        let (talked, record, first_talk) = match self.calls.get_mut(&call) {
+            Some(info) => {
+                info.view.state = name.into();
+                info.view.held_by = held_by.map(str::to_owned);
+                if matches!(state, CallState::Connected) && info.view.connected_at.is_none() {
+                    info.view.connected_at = Some(now_ms());
+                }
+                let first_talk =
+                    !info.talked && matches!(state, CallState::Connected | CallState::Held(_));
+                info.talked |= first_talk;
+                (info.talked, info.record, first_talk)
+            }
+            None => (false, None, false),
+        };
+        if let (true, Some(id)) = (first_talk, record) {
+            self.record(|s| s.answered(id));
         }
-        let record = info.record;
-        match state {
-            CallState::Connected | CallState::Held(_) if !info.talked => {
-                info.talked = true;
-                if let Some(id) = record {
-                    self.record(|s| s.answered(id));
-                }
+        if let CallState::Ended { reason, .. } = state {
+            if let Some(id) = record {
+                self.record(|s| s.ended(id, end_reason(reason)));
             }
-            CallState::Ended { reason, .. } => {
-                let talked = info.talked;
-                if let Some(id) = record {
-                    self.record(|s| s.ended(id, end_reason(reason)));
-                }
-                self.calls.remove(&call);
-                self.media.remove(&call);
-                self.sockets.remove(&call);
-                self.agent.call_ended(now, call, talked);
-            }
-            _ => {}
+            self.calls.remove(&call);
+            self.media.remove(&call);
+            self.sockets.remove(&call);
+            self.agent.call_ended(now, call, talked);
         }
         self.emit(Event::CallState {
             call: call.to_string(),
@@ -906,7 +905,11 @@ impl Engine {
                 call: call.to_string(),
                 direction: "outbound".into(),
                 remote: to.to_owned(),
-                remote_user: Some(to.to_owned()),
+                // The number or user to show and call back: a SIP address's user part.
+                remote_user: match to.parse::<parley_core::sip::uri::SipUri>() {
+                    Ok(uri) if to.contains(':') => uri.user,
+                    _ => Some(to.to_owned()),
+                },
                 state: "dialing".into(),
                 started_at: now_ms(),
                 ..CallView::default()

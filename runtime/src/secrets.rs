@@ -50,11 +50,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// The keychain account name for a SIP account: `<auth user>@<domain>`.
-pub fn keyring_user(auth_username: &str, domain: &str) -> String {
-    format!("{auth_username}@{domain}")
-}
-
 /// Reads the password from its configured source.
 pub fn read_password(source: &PasswordSource, keyring_user: &str) -> Result<Secret, SecretError> {
     if let Some(var) = &source.env {
@@ -76,6 +71,14 @@ pub fn store_password(keyring_user: &str, password: &Secret) -> Result<(), Secre
     keyring::Entry::new(KEYRING_SERVICE, keyring_user)
         .and_then(|e| e.set_password(password.expose()))
         .map_err(|e| SecretError::Keyring(e.to_string()))
+}
+
+/// Removes an account's password from the OS keychain; none there is not an error.
+pub fn delete_password(keyring_user: &str) -> Result<(), SecretError> {
+    match keyring::Entry::new(KEYRING_SERVICE, keyring_user).and_then(|e| e.delete_credential()) {
+        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+        Err(e) => Err(SecretError::Keyring(e.to_string())),
+    }
 }
 
 fn read_file(path: &Path) -> Result<Secret, SecretError> {

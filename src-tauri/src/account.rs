@@ -3,6 +3,7 @@
 //! the keys the form owns and keeps everything else in the file, comments included. The
 //! password goes to the OS keychain, never into the file.
 
+use parley_core::agent::AgentState;
 use parley_runtime::config::{Config, ConfigError, Settings};
 use parley_runtime::secrets::{self, Secret};
 use serde::{Deserialize, Serialize};
@@ -81,8 +82,13 @@ pub fn read(path: &Path) -> Result<Option<AccountForm>, AccountError> {
     }))
 }
 
-/// The file's new text with the form applied, checked as `parley-cli` would check it.
-fn apply(existing: &str, form: &AccountForm, keyring: bool) -> Result<String, AccountError> {
+/// The file's new text with the form applied, checked as `parley-cli` would check it, and
+/// the settings it makes.
+fn apply(
+    existing: &str,
+    form: &AccountForm,
+    keyring: bool,
+) -> Result<(String, Settings), AccountError> {
     let mut doc: DocumentMut =
         existing
             .parse()
@@ -119,8 +125,8 @@ fn apply(existing: &str, form: &AccountForm, keyring: bool) -> Result<String, Ac
     }
     table(&mut doc, "media")["codecs"] = value(codecs);
     let text = doc.to_string();
-    Config::parse(&text)?.validate()?;
-    Ok(text)
+    let settings = Config::parse(&text)?.validate()?;
+    Ok((text, settings))
 }
 
 fn table<'d>(doc: &'d mut DocumentMut, name: &str) -> &'d mut Table {
@@ -131,77 +137,83 @@ fn table<'d>(doc: &'d mut DocumentMut, name: &str) -> &'d mut Table {
     item.as_table_mut().expect("made a table above")
 }
 
-/// The keychain entry of the form's account.
-fn keyring_user(form: &AccountForm) -> String {
-    let user = form
-        .auth_username
-        .as_deref()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .unwrap_or(form.username.trim());
-    secrets::keyring_user(user, form.domain.trim())
+fn password_error(e: impl std::fmt::Display) -> AccountError {
+    AccountError {
+        field: Some("password".into()),
+        message: e.to_string(),
+    }
+}
+
+fn read_existing(path: &Path) -> Result<String, AccountError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(file_error(path, e)),
+    }
 }
 
 /// Checks the form and gives the settings it makes, without saving anything: for "test
 /// registration". The password, when given, is used as is; else the stored one is read.
+/// The test agent must not disturb the account's own: it listens on a port of its own,
+/// and it is Offline, so that the platform offers it no call while it is registered.
 pub fn settings_for_test(
     path: &Path,
     form: &AccountForm,
     password: Option<&str>,
 ) -> Result<(Settings, Option<Secret>), AccountError> {
-    let existing = std::fs::read_to_string(path).unwrap_or_default();
-    let text = apply(&existing, form, password.is_some() || form.password_stored)?;
-    let mut settings = Config::parse(&text)?.validate()?;
-    let secret = match password {
-        Some(p) => Some(Secret::new(p.to_owned())),
-        None => match &settings.password {
-            Some(source) => Some(secrets::read_password(source, &keyring_user(form)).map_err(
-                |e| AccountError {
-                    field: Some("password".into()),
-                    message: e.to_string(),
-                },
-            )?),
-            None => None,
-        },
+    let existing = read_existing(path)?;
+    let (_, mut settings) = apply(&existing, form, password.is_some() || form.password_stored)?;
+    let secret = match (password, &settings.password) {
+        (Some(p), _) => Some(Secret::new(p.to_owned())),
+        (None, Some(source)) => {
+            Some(secrets::read_password(source, &settings.keyring_user()).map_err(password_error)?)
+        }
+        (None, None) => None,
     };
     settings.password = None;
     settings.register_on_start = true;
     settings.history_file = None;
+    settings.listen.set_port(0);
+    settings.initial_state = AgentState::Offline;
+    settings.auto_answer = false;
     Ok((settings, secret))
 }
 
-/// Saves the form (and the password, when given, to the keychain).
+/// Saves the form (and the password, when given, to the keychain). Without a new password
+/// the keychain must already hold one for the account as saved (its user or domain may
+/// have changed).
 pub fn save(path: &Path, form: &AccountForm, password: Option<&str>) -> Result<(), AccountError> {
-    let existing = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(file_error(path, e)),
-    };
-    let text = apply(&existing, form, password.is_some() || form.password_stored)?;
-    if let Some(p) = password {
-        if p.is_empty() {
-            return Err(AccountError {
-                field: Some("password".into()),
-                message: "the password is empty".into(),
-            });
+    let existing = read_existing(path)?;
+    let (text, settings) = apply(&existing, form, password.is_some() || form.password_stored)?;
+    let key = settings.keyring_user();
+    match password {
+        Some("") => return Err(password_error("the password is empty")),
+        Some(p) => {
+            secrets::store_password(&key, &Secret::new(p.to_owned())).map_err(password_error)?
         }
-        secrets::store_password(&keyring_user(form), &Secret::new(p.to_owned())).map_err(|e| {
-            AccountError {
-                field: Some("password".into()),
-                message: e.to_string(),
+        None => {
+            if let Some(source) = &settings.password {
+                secrets::read_password(source, &key)
+                    .map_err(|e| password_error(format!("enter the password for {key} ({e})")))?;
             }
-        })?;
+        }
     }
     crate::paths::write_atomically(path, &text).map_err(|e| file_error(path, e))
 }
 
-/// Removes the account (the file is kept as `parley.toml.removed` for the administrator).
+/// Removes the account: its password from the keychain, and the file (kept as
+/// `parley.toml.removed` for the administrator).
 pub fn remove(path: &Path) -> Result<(), AccountError> {
-    match std::fs::rename(path, path.with_extension("toml.removed")) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(file_error(path, e)),
+    let existing = read_existing(path)?;
+    if existing.is_empty() {
+        return Ok(());
     }
+    if let Ok(settings) = Config::parse(&existing).and_then(Config::validate) {
+        if settings.password.as_ref().is_some_and(|p| p.keyring) {
+            secrets::delete_password(&settings.keyring_user()).map_err(password_error)?;
+        }
+    }
+    std::fs::rename(path, path.with_extension("toml.removed")).map_err(|e| file_error(path, e))
 }
 
 #[cfg(test)]
@@ -285,8 +297,9 @@ mod tests {
 
     #[test]
     fn a_password_is_never_written_to_the_file() {
-        let text = apply("", &form(), true).unwrap();
+        let (text, settings) = apply("", &form(), true).unwrap();
         assert!(text.contains("keyring = true"), "{text}");
+        assert_eq!(settings.keyring_user(), "1001@pbx.example.com");
         let test = settings_for_test(
             Path::new("/nonexistent/parley.toml"),
             &form(),
@@ -295,5 +308,8 @@ mod tests {
         .unwrap();
         assert_eq!(test.1.unwrap().expose(), "s3cret");
         assert!(test.0.password.is_none());
+        // The test agent cannot take the account's calls or its port.
+        assert_eq!(test.0.initial_state, AgentState::Offline);
+        assert_eq!(test.0.listen.port(), 0);
     }
 }

@@ -78,24 +78,44 @@ async fn done(shell: &Shell, command: Command) -> Reply<()> {
     shell.request(command).await.map(|_| ())
 }
 
+/// The window asks this first, once it listens to events: links that arrived before are
+/// handled now.
 #[tauri::command]
-pub async fn overview(shell: State<'_, Shell>) -> Reply<Overview> {
+pub async fn overview(app: AppHandle, shell: State<'_, Shell>) -> Reply<Overview> {
+    let held = shell.window_loaded();
     static LOADED: std::sync::Once = std::sync::Once::new();
     // For support logs and the start-up benchmark: the window is up and asks for state.
     LOADED.call_once(|| tracing::info!("window loaded"));
+    for link in held {
+        crate::links::opened(&app, link);
+    }
     let preferences = shell.preferences();
-    let session = shell.session.lock().await;
-    Ok(Overview {
-        version: env!("CARGO_PKG_VERSION").into(),
-        mode: session.mode,
-        account: session.account.clone(),
-        problem: session.problem.clone(),
-        status: session.status().await,
-        language: i18n::resolve(preferences.language),
-        preferences,
-        preferences_problem: shell.preferences_problem.clone(),
-        customers: session.customers.iter().map(DemoCustomer::from).collect(),
-    })
+    // The session is not held while the agent answers: commands and restarts go on.
+    let (mut overview, agent) = {
+        let session = shell.session.lock().await;
+        let overview = Overview {
+            version: env!("CARGO_PKG_VERSION").into(),
+            mode: session.mode,
+            account: session.account.clone(),
+            problem: session.problem.clone(),
+            status: None,
+            language: i18n::resolve(preferences.language),
+            preferences,
+            preferences_problem: shell
+                .preferences_problem
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            customers: session.customers.iter().map(DemoCustomer::from).collect(),
+        };
+        (overview, session.agent.clone())
+    };
+    if let Some(agent) = agent {
+        if let Ok(Outcome::Status(status)) = agent.request(Command::Status).await {
+            overview.status = Some(status);
+        }
+    }
+    Ok(overview)
 }
 
 /// Dials what the agent typed or pasted, normalised (any common number format, or a SIP
@@ -191,10 +211,7 @@ pub async fn set_state(
 /// The most recent calls, newest first.
 #[tauri::command]
 pub async fn history(shell: State<'_, Shell>, limit: u32) -> Reply<Vec<CallRecord>> {
-    let path = match shell.session.lock().await.mode {
-        Mode::Demo => shell.paths.demo_history(),
-        Mode::Account => shell.paths.history(),
-    };
+    let path = shell.session.lock().await.history.clone();
     if !path.exists() {
         return Ok(Vec::new());
     }
@@ -222,6 +239,10 @@ pub async fn save_preferences(
 ) -> Reply<()> {
     preferences.save(&shell.paths.preferences())?;
     *shell.preferences.lock().unwrap_or_else(|e| e.into_inner()) = preferences;
+    *shell
+        .preferences_problem
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = None;
     tray::refresh(&app);
     Ok(())
 }

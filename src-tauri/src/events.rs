@@ -7,6 +7,7 @@
 use crate::session::Shell;
 use crate::tray;
 use parley_runtime::demo::DemoEvent;
+use parley_runtime::engine::AgentHandle;
 use parley_runtime::protocol::{Command, Event};
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
@@ -35,21 +36,27 @@ pub fn name(event: &Event) -> Option<&'static str> {
     })
 }
 
-/// Passes the agent's events on until it stops, then signals `done`.
+/// Passes on the events of session `generation`'s agent while that session is the current
+/// one, until the agent stops; then signals `done`.
 pub fn forward(
     app: AppHandle,
     mut events: mpsc::UnboundedReceiver<Event>,
+    generation: u64,
+    agent: AgentHandle,
     done: oneshot::Sender<()>,
 ) {
     tauri::async_runtime::spawn(async move {
         while let Some(event) = events.recv().await {
-            react(&app, &event);
-            if let Some(name) = name(&event) {
-                if let Err(e) = app.emit(name, &event) {
-                    tracing::warn!(error = %e, name, "cannot pass an event to the window");
+            let stopped = event == Event::Stopped;
+            if app.state::<Shell>().is_current(generation) {
+                react(&app, &agent, &event);
+                if let Some(name) = name(&event) {
+                    if let Err(e) = app.emit(name, &event) {
+                        tracing::warn!(error = %e, name, "cannot pass an event to the window");
+                    }
                 }
             }
-            if event == Event::Stopped {
+            if stopped {
                 break;
             }
         }
@@ -57,21 +64,24 @@ pub fn forward(
     });
 }
 
-/// Passes the demo contact center's events on (`demo-progressed`), for its log.
+/// Passes on the demo contact center's events (`demo-progressed`), for its log.
 pub fn forward_demo(
     app: AppHandle,
     mut events: mpsc::UnboundedReceiver<DemoEvent>,
+    generation: u64,
     done: oneshot::Sender<()>,
 ) {
     tauri::async_runtime::spawn(async move {
         while let Some(event) = events.recv().await {
-            let _ = app.emit("demo-progressed", &event);
+            if app.state::<Shell>().is_current(generation) {
+                let _ = app.emit("demo-progressed", &event);
+            }
         }
         let _ = done.send(());
     });
 }
 
-fn react(app: &AppHandle, event: &Event) {
+fn react(app: &AppHandle, agent: &AgentHandle, event: &Event) {
     match event {
         Event::AgentState { state, reason } => tray::show_state(app, state, reason.as_deref()),
         Event::IncomingCall {
@@ -81,18 +91,17 @@ fn react(app: &AppHandle, event: &Event) {
             replaces: None,
             ..
         } => {
-            let shell = app.state::<Shell>();
-            let prefs = shell.preferences();
+            let prefs = app.state::<Shell>().preferences();
             if prefs.notifications && !window_in_front(app) {
                 notify_offer(app, from_name.as_deref().unwrap_or(from), &prefs);
             }
             if prefs.auto_answer {
-                let app = app.clone();
+                // This session's agent: call ids start again in a new one.
+                let agent = agent.clone();
                 let call = call.clone();
                 tauri::async_runtime::spawn(async move {
                     tokio::time::sleep(AUTO_ANSWER_DELAY).await;
-                    let shell = app.state::<Shell>();
-                    if let Err(e) = shell.request(Command::Answer { call }).await {
+                    if let Err(e) = agent.request(Command::Answer { call }).await {
                         // The caller may have given up during the tone.
                         tracing::info!(error = %e, "auto-answer");
                     }
@@ -109,6 +118,23 @@ fn window_in_front(app: &AppHandle) -> bool {
         .unwrap_or(false)
 }
 
+/// The caller as a notification shows it. The name comes from the network, and
+/// notification servers render a subset of HTML in the body (Desktop Notifications
+/// Specification, "Markup"): it is escaped, defused of disguising characters and cut.
+fn notification_body(caller: &str) -> String {
+    let mut body = String::new();
+    for c in caller.chars().take(80) {
+        match c {
+            '&' => body.push_str("&amp;"),
+            '<' => body.push_str("&lt;"),
+            '>' => body.push_str("&gt;"),
+            c if parley_core::link::is_forbidden(c) => body.push('\u{FFFD}'),
+            c => body.push(c),
+        }
+    }
+    body
+}
+
 fn notify_offer(app: &AppHandle, caller: &str, prefs: &crate::preferences::Preferences) {
     use tauri_plugin_notification::NotificationExt;
     let text = crate::i18n::texts(crate::i18n::resolve(prefs.language));
@@ -116,10 +142,24 @@ fn notify_offer(app: &AppHandle, caller: &str, prefs: &crate::preferences::Prefe
         .notification()
         .builder()
         .title(text.incoming_call)
-        .body(caller)
+        .body(notification_body(caller))
         .show();
     if let Err(e) = shown {
         // No notification service (a bare X session): the window still rings.
         tracing::info!(error = %e, "no OS notification");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_callers_name_cannot_mark_up_or_disguise_a_notification() {
+        assert_eq!(
+            notification_body("<a href=\"https://x\">Bank</a> & \u{202E}Co"),
+            "&lt;a href=\"https://x\"&gt;Bank&lt;/a&gt; &amp; \u{FFFD}Co"
+        );
+        assert_eq!(notification_body(&"x".repeat(500)).len(), 80);
     }
 }

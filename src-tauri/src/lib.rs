@@ -15,6 +15,8 @@ pub mod tray;
 
 #[cfg(test)]
 mod bindings;
+#[cfg(test)]
+mod capabilities;
 
 use session::Shell;
 use std::path::PathBuf;
@@ -49,6 +51,7 @@ pub fn run() {
     let app = tauri::Builder::default()
         // First, so that a second start hands over its links and ends at once.
         .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| {
+            // The arguments of a second start of Parley (the OS opening a link with it).
             tray::show_window(app);
             for link in links::in_arguments(args) {
                 links::opened(app, link);
@@ -89,11 +92,13 @@ pub fn run() {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(async move {
                 handle.state::<Shell>().restart(&handle).await;
-                // A link that started Parley is handled once the agent runs.
-                for link in links::in_arguments(std::env::args()) {
+                // A link that started Parley (held until the window listens).
+                let args = std::env::args_os().filter_map(|a| a.into_string().ok());
+                for link in links::in_arguments(args) {
                     links::opened(&handle, link);
                 }
             });
+            quit_on_signals(app.handle().clone());
             Ok(())
         })
         .on_window_event(|window, event| {
@@ -114,13 +119,46 @@ pub fn run() {
             std::process::exit(1);
         }
     };
-    app.run(|app, event| {
-        if let RunEvent::ExitRequested { .. } = event {
-            // Unregister and hang up before leaving (the agent waits for the answers).
-            let shell = app.state::<Shell>();
-            tauri::async_runtime::block_on(async {
-                shell.session.lock().await.stop().await;
-            });
+    let stopped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    app.run(move |app, event| {
+        if let RunEvent::ExitRequested { code, api, .. } = event {
+            // Unregister and hang up before leaving (the agent waits for the answers);
+            // the main thread stays free meanwhile (the tray and window are served on it).
+            if !stopped.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                api.prevent_exit();
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move {
+                    app.state::<Shell>().stop().await;
+                    app.exit(code.unwrap_or(0));
+                });
+            }
         }
     });
+}
+
+/// Quits cleanly (unregistering) when the session ends or the system shuts down
+/// (SIGTERM, SIGHUP) or on Ctrl-C in a terminal (SIGINT).
+fn quit_on_signals(app: tauri::AppHandle) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let streams = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+            signal(SignalKind::interrupt()),
+        );
+        let (Ok(mut term), Ok(mut hup), Ok(mut int)) = streams else {
+            tracing::warn!("cannot watch for signals: they will end Parley without unregistering");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("signalled to quit");
+        app.exit(0);
+    });
+    #[cfg(not(unix))]
+    let _ = app;
 }

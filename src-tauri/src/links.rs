@@ -53,10 +53,10 @@ pub fn in_arguments(args: impl IntoIterator<Item = String>) -> Vec<String> {
         .collect()
 }
 
-/// The link made safe to show: control and invisible formatting characters replaced, and
-/// cut to a readable length.
+/// The link made safe to show and log: a password in it hidden, control and invisible
+/// formatting characters replaced, and cut to a readable length.
 fn shown(link: &str) -> String {
-    let mut out: String = link
+    let mut out: String = redact_password(link)
         .chars()
         .take(SHOWN)
         .map(|c| if link::is_forbidden(c) { '\u{FFFD}' } else { c })
@@ -67,9 +67,13 @@ fn shown(link: &str) -> String {
     out
 }
 
-/// Handles a link the OS handed to Parley.
+/// Handles a link the OS handed to Parley; one that comes before the window listens is
+/// held until it does.
 pub fn opened(app: &AppHandle, raw: String) {
     tray::show_window(app);
+    if app.state::<Shell>().hold_link(&raw) {
+        return;
+    }
     let link = shown(&raw);
     let target = match link::parse(&raw) {
         Ok(t) => t,
@@ -125,6 +129,23 @@ fn refuse(app: &AppHandle, link: &str, error: &LinkError) {
     );
 }
 
+/// `scheme:user:password@host...` with the password replaced (RFC 3261 §19.1.1 allows one
+/// in a SIP URI, RFC 3986 §3.2.1 deprecates it).
+fn redact_password(link: &str) -> String {
+    let Some((scheme, rest)) = link.split_once(':') else {
+        return link.to_owned();
+    };
+    let rest_start = rest.trim_start_matches('/');
+    let slashes = &rest[..rest.len() - rest_start.len()];
+    match rest_start.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}:{slashes}{user}:***@{host}")
+        }
+        _ => link.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +169,11 @@ mod tests {
         assert_eq!(shown("tel:1\u{202E}2\n3"), "tel:1\u{FFFD}2\u{FFFD}3");
         let long = format!("tel:{}", "9".repeat(500));
         assert_eq!(shown(&long).chars().count(), SHOWN + 1);
+        assert_eq!(
+            shown("sip:bob:s3cret@example.com"),
+            "sip:bob:***@example.com"
+        );
+        assert_eq!(shown("callto://bob:pw@x/"), "callto://bob:***@x/");
+        assert_eq!(shown("tel:+4930"), "tel:+4930");
     }
 }

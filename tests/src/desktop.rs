@@ -29,6 +29,8 @@ pub struct DesktopOptions {
     pub account: Option<String>,
     /// An unlocked gnome-keyring on the session bus (the OS keychain for passwords).
     pub keyring: bool,
+    /// Arguments for the app (a link it was started with).
+    pub args: Vec<String>,
 }
 
 impl DesktopOptions {
@@ -39,6 +41,7 @@ impl DesktopOptions {
                 .into(),
             account: None,
             keyring: false,
+            args: Vec::new(),
         }
     }
 
@@ -272,7 +275,10 @@ impl Desktop {
             );
         }
         let application = Self::binary().display().to_string();
-        let capabilities = json!({"alwaysMatch": {"tauri:options": {"application": application}}});
+        let capabilities = json!({"alwaysMatch": {"tauri:options": {
+            "application": application,
+            "args": options.args,
+        }}});
         let web = WebDriver::new_session(server, capabilities)
             .unwrap_or_else(|e| panic!("no WebDriver session: {e}; see {}", env.log_dir.display()));
         let desktop = Desktop {
@@ -302,6 +308,15 @@ impl Desktop {
         process
             .wait_timeout(Duration::from_secs(30))
             .unwrap_or_else(|| panic!("the second instance did not hand over {link:?} and exit"))
+    }
+
+    /// The app's process (started by WebKitWebDriver in tauri-driver's process group).
+    pub fn app_pid(&self) -> u32 {
+        crate::procstat::group(self._driver.pid())
+            .into_iter()
+            .find(|(_, name)| name == "parley")
+            .map(|(pid, _)| pid)
+            .expect("the app runs in tauri-driver's process group")
     }
 
     /// Writes a screenshot of the window to `path`.

@@ -37,6 +37,9 @@ impl std::fmt::Display for WebDriverError {
     }
 }
 
+/// What [`http`] says when the server closed the connection without a reply.
+const NO_REPLY: &str = "closed without a reply";
+
 /// An element of the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Element(String);
@@ -73,6 +76,9 @@ fn http(
     reader
         .read_line(&mut status_line)
         .map_err(|e| e.to_string())?;
+    if status_line.is_empty() {
+        return Err(NO_REPLY.to_owned());
+    }
     let status: u16 = status_line
         .split_whitespace()
         .nth(1)
@@ -172,13 +178,14 @@ impl WebDriver {
     /// One command. tauri-driver forwards it to WebKitWebDriver over a pooled connection
     /// that WebKitWebDriver may have just closed (it answers `Connection: close`); the
     /// proxy then fails to send it and closes ours without a reply. Such a command never
-    /// reached the browser and is sent again.
+    /// reached the browser and is sent again; any other failure (a late or broken reply,
+    /// after which the browser may have acted) is not.
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, WebDriverError> {
         let path = format!("/session/{}{path}", self.session);
         let mut attempt = 0;
         loop {
             match Self::reply(http(self.server, method, &path, body.as_ref())) {
-                Err(e) if e.status == 0 && attempt < 3 => {
+                Err(e) if e.message == NO_REPLY && attempt < 3 => {
                     attempt += 1;
                     std::thread::sleep(Duration::from_millis(50));
                 }

@@ -313,3 +313,58 @@ fn an_account_is_tested_saved_and_registers_with_its_password_in_the_keychain() 
     );
     assert!(web.find_all(&css("mode-badge")).unwrap().is_empty());
 }
+
+#[test]
+fn a_link_that_starts_parley_waits_for_the_window() {
+    let dir = TestDir::new("desktop_cold_link");
+    let app = demo(
+        &dir,
+        DesktopOptions {
+            args: vec!["tel:+49 (30) 123456".into()],
+            ..DesktopOptions::demo()
+        },
+    );
+    app.web.wait_for(&css("link-confirm"), wait::MEDIUM);
+    assert_eq!(text_of(&app, "link-target"), "+4930123456");
+}
+
+#[test]
+fn quitting_unregisters_from_the_registrar() {
+    use parley_e2e::kamailio::{Auth, Kamailio, KamailioOptions};
+    let dir = TestDir::new("desktop_quit");
+    let kamailio = Kamailio::start(
+        &dir,
+        KamailioOptions {
+            auth: Auth::Off,
+            ..KamailioOptions::default()
+        },
+    );
+    let account = format!(
+        "[account]\nusername = \"1002\"\ndomain = \"{}\"\nregistrar = \"sip:{}:{}\"\n\
+         [agent]\ninitial_state = \"ready\"\n",
+        kamailio.domain(),
+        kamailio.domain(),
+        kamailio.port()
+    );
+    let app = Desktop::start(
+        &dir,
+        DesktopOptions {
+            account: Some(account),
+            ..DesktopOptions::demo()
+        },
+    );
+    app.web
+        .wait_attribute(&css("registration"), "data-state", "registered", wait::LONG);
+    assert_eq!(
+        app.web
+            .attribute(&app.web.find(&css("app")).unwrap(), "data-mode")
+            .unwrap()
+            .as_deref(),
+        Some("account")
+    );
+    kamailio.wait_registered("1002", wait::MEDIUM);
+    // The session ends (logout, shutdown): Parley unregisters before it goes.
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(app.app_pid() as i32, libc::SIGTERM) };
+    kamailio.wait_unregistered("1002", wait::MEDIUM);
+}

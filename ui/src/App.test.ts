@@ -37,6 +37,24 @@ describe('App', () => {
     expect(await screen.findAllByTestId('history-item')).toHaveLength(1);
   });
 
+  it('applies an event that came while the overview was on its way, after it', async () => {
+    let answer: (o: ReturnType<typeof overview>) => void = () => {};
+    reply({
+      overview: () => new Promise((resolve) => (answer = resolve)),
+      history: [],
+    });
+    render(App);
+    const root = screen.getByTestId('app');
+    await vi.waitFor(() => expect(invoke).toHaveBeenCalledWith('overview', undefined));
+    // The registration changed after the backend took its snapshot.
+    emit('registration-changed', { event: 'registration', state: 'failed', reason: 'Forbidden' });
+    answer(overview());
+    await vi.waitFor(() => expect(root.dataset.ready).toBe('true'));
+    await vi.waitFor(() =>
+      expect(screen.getByTestId('registration').dataset.state).toBe('failed'),
+    );
+  });
+
   it('shows the German texts when the overview says so', async () => {
     reply({ overview: overview({ language: 'de' }), history: [] });
     await started();

@@ -131,6 +131,7 @@ async fn demo_lines(handle: demo::DemoHandle) -> ExitCode {
         address,
         commands,
         mut events,
+        ..
     } = handle;
     let mut stdout = tokio::io::stdout();
     let mut write = async |value: serde_json::Value| {
@@ -219,7 +220,7 @@ fn store_password(path: PathBuf) -> ExitCode {
         return ExitCode::from(2);
     }
     let password = Secret::new(line.trim_end_matches(['\r', '\n']).to_owned());
-    let user = secrets::keyring_user(&settings.auth_username, &settings.aor.host.to_string());
+    let user = settings.keyring_user();
     match secrets::store_password(&user, &password) {
         Ok(()) => {
             println!("stored the password for {user} in the OS keychain");

@@ -79,6 +79,11 @@ export class AppState {
   readonly ringer = new Ringer();
   private serial = 0;
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Events that arrive while an overview is on its way: the overview may have been taken
+   * before them, so they are applied after it (applying one twice changes nothing).
+   */
+  private held: Event[] | undefined;
 
   /** Listens first, then asks for the overview, so that no event falls between the two. */
   async start(): Promise<() => void> {
@@ -104,15 +109,21 @@ export class AppState {
 
   /** Applies a fresh overview; a new session (account or mode changed) starts clean. */
   async reload(newSession: boolean): Promise<void> {
+    const held: Event[] = [];
+    this.held = held;
     try {
       const overview = await api.overview();
       this.model = applyOverview(newSession ? initialModel() : this.model, overview);
       setLanguage(overview.language);
       if (newSession) this.demoLog = [];
-      await this.refreshHistory();
     } catch (e) {
       this.toast(e);
+    } finally {
+      // A later reload (a new session meanwhile) holds its own.
+      if (this.held === held) this.held = undefined;
+      held.forEach((e) => this.handle(e));
     }
+    await this.refreshHistory();
   }
 
   async refreshHistory(): Promise<void> {
@@ -125,6 +136,10 @@ export class AppState {
 
   /** One of the agent's events. */
   handle(e: Event): void {
+    if (this.held) {
+      this.held.push(e);
+      return;
+    }
     const before = this.model;
     this.model = applyEvent(before, e, Date.now());
     const said = announcement(before, this.model, e);

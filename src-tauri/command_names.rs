@@ -1,0 +1,25 @@
+// The window's commands: tauri-build makes a permission for each (build.rs), the window's
+// capability allows exactly these (capabilities/main.json; a test compares them).
+pub const COMMANDS: &[&str] = &[
+    "overview",
+    "dial",
+    "answer",
+    "decline",
+    "hangup",
+    "hold",
+    "resume",
+    "mute",
+    "transfer",
+    "transfer_attended",
+    "send_dtmf",
+    "set_state",
+    "history",
+    "demo_offer",
+    "save_preferences",
+    "account",
+    "save_account",
+    "remove_account",
+    "test_account",
+    "links_registered",
+    "register_links",
+];
