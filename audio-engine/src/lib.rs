@@ -13,21 +13,25 @@
 //!   reorder window that turns loss into silence, counters.
 //! - [`analysis`]: level and dominant frequency, to check that a tone sent
 //!   is the tone received.
+//! - [`device`]: live microphones and speakers through cpal (PulseAudio on Linux), with
+//!   lock-free rings between the device callbacks and the call; [`tones`]: the ringtone
+//!   and the speaker test.
 //!
 //! What the full audio engine adds later: Opus (RFC 7587), SRTP with SDES keys
 //! (RFC 3711, RFC 4568), RTCP reports and RTT (RFC 3550 §6), an adaptive
-//! jitter buffer with loss concealment and time-scale modification, a proper
-//! resampler, and live devices through cpal with lock-free rings between the
-//! network and the audio callbacks.
+//! jitter buffer with loss concealment and time-scale modification, a
+//! 48 kHz pipeline with a proper resampler, and device hot-plugging.
 
 pub mod analysis;
 pub mod codec;
+pub mod device;
 pub mod g711;
 pub mod media_description;
 pub mod rtp_session;
 pub mod sink;
 pub mod source;
 pub mod telephone_event;
+pub mod tones;
 
 mod pacer;
 mod reorder;
@@ -37,6 +41,6 @@ mod sequence;
 pub use codec::Codec;
 pub use media_description::{MediaDirection, MediaFormat};
 pub use rtp_session::{MediaConfig, MediaEvent, MediaSession, MediaStats};
-pub use sink::WavRecorder;
+pub use sink::{AudioOutput, WavRecorder};
 pub use source::{AudioSource, SourceSpec};
 pub use telephone_event::DtmfDigit;

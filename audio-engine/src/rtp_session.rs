@@ -12,12 +12,13 @@ use std::time::Instant;
 use rtp::header::Header;
 
 use crate::codec::Codec;
+use crate::device::DeviceNotice;
 use crate::media_description::{MediaDirection, MediaFormat};
 use crate::pacer::Pacer;
 use crate::reorder::{Chunk, Placement, ReorderBuffer};
 use crate::rtp_packet;
 use crate::sequence::SequenceTracker;
-use crate::sink::{SinkError, WavRecorder};
+use crate::sink::{AudioOutput, SinkError, WavRecorder};
 use crate::source::AudioSource;
 use crate::telephone_event::{DtmfDigit, DtmfPacket, DtmfReceiver, DtmfSender, TelephoneEvent};
 
@@ -89,6 +90,8 @@ pub enum MediaEvent {
         /// What went wrong.
         error: SinkError,
     },
+    /// The microphone or speaker of the call was lost or replaced; the call goes on.
+    Device(DeviceNotice),
 }
 
 /// Packet and byte counters of a session.
@@ -127,7 +130,7 @@ pub struct MediaSession {
     direction: MediaDirection,
     muted: bool,
     source: Box<dyn AudioSource + Send>,
-    recorder: Option<WavRecorder>,
+    outputs: Outputs,
     events: VecDeque<MediaEvent>,
     stats: MediaStats,
     sender: Sender,
@@ -204,7 +207,7 @@ impl MediaSession {
             direction: config.direction,
             muted: false,
             source,
-            recorder: None,
+            outputs: Outputs::default(),
             events: VecDeque::new(),
             stats: MediaStats::default(),
             sender: Sender {
@@ -450,10 +453,8 @@ impl MediaSession {
                 tracing::debug!(ssrc, "remote SSRC changed");
                 receiver.sequence.restart();
                 receiver.dtmf = DtmfReceiver::new(self.format.codec().clock_rate());
-                let recorder = &mut self.recorder;
-                let flushed = receiver
-                    .reorder
-                    .restart(&mut |chunk| record(recorder, chunk));
+                let outputs = &mut self.outputs;
+                let flushed = receiver.reorder.restart(&mut |chunk| outputs.write(chunk));
                 if let Err(error) = flushed {
                     self.recording_failed(error);
                 }
@@ -467,12 +468,10 @@ impl MediaSession {
         receiver.dtmf.handle_audio(timestamp);
         receiver.pcm.clear();
         self.format.codec().decode(payload, &mut receiver.pcm);
-        let recorder = &mut self.recorder;
+        let outputs = &mut self.outputs;
         let placement = receiver
             .reorder
-            .push(timestamp, &receiver.pcm, &mut |chunk| {
-                record(recorder, chunk)
-            });
+            .push(timestamp, &receiver.pcm, &mut |chunk| outputs.write(chunk));
         match placement {
             Ok(Placement::Accepted) => {}
             Ok(Placement::Late) => self.stats.packets_late += 1,
@@ -491,7 +490,7 @@ impl MediaSession {
 
     fn recording_failed(&mut self, error: SinkError) {
         tracing::warn!(%error, "recording stopped");
-        self.recorder = None;
+        self.outputs.recorder = None;
         self.events.push_back(MediaEvent::RecordingFailed { error });
     }
 
@@ -500,18 +499,28 @@ impl MediaSession {
     /// first; the error returned is that recording's.
     pub fn record_to(&mut self, recorder: WavRecorder) -> Result<(), SinkError> {
         let stopped = self.stop_recording();
-        self.recorder = Some(recorder);
+        self.outputs.recorder = Some(recorder);
         stopped
+    }
+
+    /// Plays received audio on `player` (a speaker or headset), from the next packet on,
+    /// in place of the one playing before.
+    pub fn play_to(&mut self, player: Box<dyn AudioOutput + Send>) {
+        self.outputs.player = Some(player);
     }
 
     /// Writes the audio still held for reordering and finalises the recording.
     pub fn stop_recording(&mut self) -> Result<(), SinkError> {
-        let recorder = &mut self.recorder;
+        let outputs = &mut self.outputs;
         let flushed = self
             .receiver
             .reorder
-            .restart(&mut |chunk| record(recorder, chunk));
-        let finalized = self.recorder.take().map_or(Ok(()), WavRecorder::finalize);
+            .restart(&mut |chunk| outputs.write(chunk));
+        let finalized = self
+            .outputs
+            .recorder
+            .take()
+            .map_or(Ok(()), WavRecorder::finalize);
         flushed.and(finalized)
     }
 
@@ -519,6 +528,12 @@ impl MediaSession {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
+        if let Some(notice) = self.source.poll_notice() {
+            self.events.push_back(MediaEvent::Device(notice));
+        }
+        if let Some(notice) = self.outputs.player.as_mut().and_then(|p| p.poll_notice()) {
+            self.events.push_back(MediaEvent::Device(notice));
+        }
         self.events.pop_front()
     }
 
@@ -560,14 +575,29 @@ impl std::fmt::Debug for MediaSession {
     }
 }
 
-/// Writes a chunk of received audio to the recording, if there is one.
-fn record(recorder: &mut Option<WavRecorder>, chunk: Chunk<'_>) -> Result<(), SinkError> {
-    let Some(recorder) = recorder else {
-        return Ok(());
-    };
-    match chunk {
-        Chunk::Audio(samples) => recorder.write_samples(samples),
-        Chunk::Silence(count) => recorder.write_silence(count),
+/// Where received audio goes, in timestamp order: a speaker, a recording, both or neither.
+#[derive(Default)]
+struct Outputs {
+    recorder: Option<WavRecorder>,
+    player: Option<Box<dyn AudioOutput + Send>>,
+}
+
+impl Outputs {
+    /// Plays and records a chunk; the error is the recording's (playing cannot fail).
+    fn write(&mut self, chunk: Chunk<'_>) -> Result<(), SinkError> {
+        if let Some(player) = &mut self.player {
+            match chunk {
+                Chunk::Audio(samples) => player.play(samples),
+                Chunk::Silence(count) => player.play_silence(count),
+            }
+        }
+        let Some(recorder) = &mut self.recorder else {
+            return Ok(());
+        };
+        match chunk {
+            Chunk::Audio(samples) => recorder.write_samples(samples),
+            Chunk::Silence(count) => recorder.write_silence(count),
+        }
     }
 }
 
@@ -942,6 +972,44 @@ mod tests {
             session.stop_recording().is_ok(),
             "stopping twice is harmless"
         );
+    }
+
+    #[test]
+    fn received_audio_is_played_in_order_with_gaps_as_silence() {
+        #[derive(Clone, Default)]
+        struct Speaker(std::sync::Arc<std::sync::Mutex<Vec<i16>>>);
+        impl AudioOutput for Speaker {
+            fn play(&mut self, samples: &[i16]) {
+                self.0.lock().unwrap().extend_from_slice(samples);
+            }
+            fn play_silence(&mut self, count: usize) {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .extend(std::iter::repeat_n(i16::MIN, count));
+            }
+        }
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(None), Box::new(Silence), start);
+        let speaker = Speaker::default();
+        session.play_to(Box::new(speaker.clone()));
+        // µ-law 0x80 decodes to +32124, 0x00 to −32124. Packet 2 is lost.
+        for (sequence, byte) in [(1u16, 0x80u8), (3, 0x00), (4, 0x80), (5, 0x80), (6, 0x80)] {
+            let timestamp = u32::from(sequence) * 160;
+            session.handle_packet(
+                start,
+                addr(PEER),
+                &datagram(0, sequence, timestamp, &[byte; 160]),
+            );
+        }
+        let played = speaker.0.lock().unwrap().clone();
+        assert!(played.len() >= 480, "{} samples", played.len());
+        assert!(played[..160].iter().all(|&s| s == 32_124));
+        assert!(
+            played[160..320].iter().all(|&s| s == i16::MIN),
+            "the lost packet is silence"
+        );
+        assert!(played[320..480].iter().all(|&s| s == -32_124));
     }
 
     fn arbitrary_rtp() -> impl Strategy<Value = Vec<u8>> {

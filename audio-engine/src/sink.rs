@@ -23,6 +23,22 @@ pub enum SinkError {
     Wav(#[from] hound::Error),
 }
 
+/// Somewhere the received audio of a call is played, 8 kHz mono, in timestamp order.
+///
+/// Playing cannot fail: an output whose device is gone drops the audio and says so in
+/// its own statistics, because a call must never end over a speaker.
+pub trait AudioOutput {
+    /// Plays samples.
+    fn play(&mut self, samples: &[i16]);
+    /// Plays `count` samples of silence (lost packets, a pause of the sender).
+    fn play_silence(&mut self, count: usize);
+
+    /// What happened to the device behind the output, for the agent to see.
+    fn poll_notice(&mut self) -> Option<crate::device::DeviceNotice> {
+        None
+    }
+}
+
 /// Where a recording goes: a file, or memory in tests.
 trait WriteSeek: Write + Seek + Send {}
 

@@ -41,6 +41,12 @@ pub enum SourceError {
 pub trait AudioSource {
     /// Fills `out` with the next `out.len()` samples.
     fn fill(&mut self, out: &mut [i16]);
+
+    /// What happened to the device behind the source, for the agent to see; a source
+    /// that is no device has nothing to say.
+    fn poll_notice(&mut self) -> Option<crate::device::DeviceNotice> {
+        None
+    }
 }
 
 /// A source description as given on a command line or in a config file.

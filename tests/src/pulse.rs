@@ -13,7 +13,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use crate::wait;
 
@@ -210,5 +210,186 @@ impl Pulse {
         );
         // The Child is dropped without waiting: the keep-alive runs until the machine stops.
         drop(child);
+    }
+}
+
+/// A null sink of one test: a device that can be chosen, listened to through its monitor,
+/// and unplugged (unloaded) mid-call. Dropping it unloads it.
+#[derive(Debug)]
+pub struct NullSink {
+    pulse: Pulse,
+    name: String,
+    module: Option<String>,
+    keepalive: Child,
+}
+
+/// Audio heard on a monitor, 8 kHz mono.
+pub type Recording = Vec<i16>;
+
+impl Pulse {
+    /// Loads a null sink named `parley_<label>_<pid>` with a silent keep-alive stream on it
+    /// (an idle null sink stalls a new stream for seconds) and makes the environment of
+    /// this process point cpal at the daemon.
+    #[track_caller]
+    pub fn null_sink(&self, label: &str) -> NullSink {
+        for (key, value) in self.env() {
+            // Tests run one per process (nextest): no other thread reads the environment.
+            std::env::set_var(key, value);
+        }
+        let name = format!("parley_{label}_{}", std::process::id());
+        let module = self
+            .pactl(&[
+                "load-module",
+                "module-null-sink",
+                &format!("sink_name={name}"),
+                &format!("sink_properties=device.description=Parley-test-{label}"),
+                "rate=48000",
+                "channels=2",
+            ])
+            .unwrap_or_else(|| panic!("cannot load the null sink {name}"));
+        let mut command = Command::new("pacat");
+        self.apply(&mut command);
+        let keepalive = command
+            .args([
+                "--raw",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=2",
+                "--latency-msec=10",
+                "--volume=0",
+                &format!("--device={name}"),
+                "--client-name=parley-e2e-keepalive",
+            ])
+            .stdin(File::open("/dev/zero").expect("/dev/zero exists on Linux"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run pacat: {e}"));
+        NullSink {
+            pulse: self.clone(),
+            name,
+            module: Some(module.trim().to_owned()),
+            keepalive,
+        }
+    }
+}
+
+impl NullSink {
+    /// The sink's name: the id of the output device.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The monitor's name: the id of an input device that hears what the sink plays.
+    pub fn monitor(&self) -> String {
+        format!("{}.monitor", self.name)
+    }
+
+    /// Records what the sink plays for `seconds`, as 8 kHz mono (PulseAudio converts).
+    #[track_caller]
+    pub fn record(&self, seconds: f32) -> Recording {
+        let mut command = Command::new("parec");
+        self.pulse.apply(&mut command);
+        let mut child = command
+            .args([
+                "--raw",
+                "--format=s16le",
+                "--rate=8000",
+                "--channels=1",
+                "--latency-msec=20",
+                &format!("--device={}", self.monitor()),
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run parec: {e}"));
+        let mut stdout = child.stdout.take().expect("piped");
+        let wanted = (seconds * 8_000.0) as usize * 2;
+        let reader = std::thread::spawn(move || {
+            use std::io::Read;
+            let mut bytes = vec![0u8; wanted];
+            let mut filled = 0;
+            while filled < wanted {
+                match stdout.read(&mut bytes[filled..]) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => filled += n,
+                }
+            }
+            bytes.truncate(filled);
+            bytes
+        });
+        let bytes = reader.join().expect("the reader does not panic");
+        let _ = child.kill();
+        let _ = child.wait();
+        bytes
+            .chunks_exact(2)
+            .map(|b| i16::from_le_bytes([b[0], b[1]]))
+            .collect()
+    }
+
+    /// Plays 8 kHz mono samples into the sink (in the background; returns at once).
+    #[track_caller]
+    pub fn play(&self, samples: &[i16]) -> Child {
+        let mut command = Command::new("pacat");
+        self.pulse.apply(&mut command);
+        let mut child = command
+            .args([
+                "--raw",
+                "--format=s16le",
+                "--rate=8000",
+                "--channels=1",
+                &format!("--device={}", self.name),
+                "--client-name=parley-e2e-player",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run pacat: {e}"));
+        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let mut stdin = child.stdin.take().expect("piped");
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let _ = stdin.write_all(&bytes);
+        });
+        child
+    }
+
+    /// Unplugs the device: unloads the sink (and with it its monitor).
+    pub fn unload(&mut self) {
+        if let Some(module) = self.module.take() {
+            let _ = self.pulse.pactl(&["unload-module", &module]);
+        }
+    }
+
+    /// Whether a stream of a client with this name plays into the sink now.
+    pub fn has_stream_from(&self, client: &str) -> bool {
+        let Some(inputs) = self.pulse.pactl(&["list", "sink-inputs"]) else {
+            return false;
+        };
+        let Some(index) = self.sink_index() else {
+            return false;
+        };
+        inputs
+            .split("\n\n")
+            .any(|block| block.contains(&format!("Sink: {index}\n")) && block.contains(client))
+    }
+
+    fn sink_index(&self) -> Option<String> {
+        self.pulse
+            .pactl(&["list", "short", "sinks"])?
+            .lines()
+            .find(|l| l.split('\t').nth(1) == Some(self.name.as_str()))
+            .and_then(|l| l.split('\t').next())
+            .map(str::to_owned)
+    }
+}
+
+impl Drop for NullSink {
+    fn drop(&mut self) {
+        let _ = self.keepalive.kill();
+        let _ = self.keepalive.wait();
+        self.unload();
     }
 }

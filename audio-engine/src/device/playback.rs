@@ -1,0 +1,142 @@
+//! A speaker or headset playing the received audio of a call.
+
+use std::sync::Arc;
+
+use cpal::traits::{DeviceTrait, StreamTrait};
+
+use super::resample::Resampler;
+use super::supervisor::{SupervisedStream, Supervisor};
+use super::{
+    find, on_stream_error, stream_config, DeviceChoice, DeviceError, DeviceInfo, DeviceNotice,
+    Direction, StreamState, OPEN_TIMEOUT, RATE,
+};
+use crate::sink::AudioOutput;
+
+/// The stream of a [`Playback`]: an output device written as 8 kHz mono by the media task.
+///
+/// The media task pushes decoded audio into a ring of half a second; the device callback
+/// pulls from it. The callback waits until 40 ms are buffered before it plays (after the
+/// start and after every underrun), so that packets arriving a little unevenly do not
+/// click; writes that would pile up more than 120 ms are dropped, so that delay cannot
+/// grow without bound when the sender's clock runs fast. (The adaptive jitter buffer of
+/// the full audio engine takes over this job.)
+pub struct PlaybackStream {
+    _stream: cpal::Stream,
+    ring: rtrb::Producer<f32>,
+    state: Arc<StreamState>,
+    resampler: Resampler,
+    max_backlog: usize,
+    info: DeviceInfo,
+    fell_back: bool,
+}
+
+impl SupervisedStream for PlaybackStream {
+    const DIRECTION: Direction = Direction::Output;
+
+    fn state(&self) -> &StreamState {
+        &self.state
+    }
+
+    fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    fn fell_back(&self) -> bool {
+        self.fell_back
+    }
+
+    /// Opens and starts the chosen output device (the default if a named one is gone).
+    fn open(choice: &DeviceChoice) -> Result<Self, DeviceError> {
+        let found = find(Direction::Output, choice)?;
+        let config = stream_config(&found, Direction::Output)?;
+        let open_error = |e: cpal::Error| DeviceError::Open {
+            direction: Direction::Output,
+            device: found.info.id.clone(),
+            reason: e.to_string(),
+        };
+        let rate = config.sample_rate as usize;
+        let (ring, mut consumer) = rtrb::RingBuffer::new(rate / 2);
+        let state = Arc::new(StreamState::default());
+        let channels = usize::from(config.channels.max(1));
+        let prefill = rate / 25;
+        let mut primed = false;
+        let callback_state = Arc::clone(&state);
+        let stream = found
+            .device
+            .build_output_stream(
+                config,
+                move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
+                    callback_state.alive();
+                    if !primed && consumer.slots() >= prefill {
+                        primed = true;
+                    }
+                    for frame in data.chunks_exact_mut(channels) {
+                        let sample = if primed {
+                            consumer.pop().unwrap_or_else(|_| {
+                                primed = false;
+                                callback_state.count_xruns(1);
+                                0.0
+                            })
+                        } else {
+                            0.0
+                        };
+                        frame.fill(sample);
+                    }
+                    callback_state.peak.observe(data);
+                },
+                on_stream_error(Arc::clone(&state)),
+                Some(OPEN_TIMEOUT),
+            )
+            .map_err(open_error)?;
+        stream.play().map_err(open_error)?;
+        tracing::debug!(device = %found.info.id, rate, channels, "playback started");
+        Ok(Self {
+            _stream: stream,
+            ring,
+            state,
+            resampler: Resampler::new(RATE, config.sample_rate),
+            max_backlog: rate * 3 / 25,
+            info: found.info,
+            fell_back: found.fell_back,
+        })
+    }
+}
+
+impl PlaybackStream {
+    fn push(&mut self, samples: impl Iterator<Item = f32>) {
+        let buffered = self.ring.buffer().capacity() - self.ring.slots();
+        if buffered > self.max_backlog {
+            self.state.count_xruns(1);
+            return;
+        }
+        let ring = &mut self.ring;
+        let mut samples = samples;
+        while let Some(sample) = self.resampler.next_sample(|| samples.next()) {
+            if ring.push(sample).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// A speaker or headset playing the received audio of a call, reopened (or replaced by
+/// the system default) when it fails.
+pub type Playback = Supervisor<PlaybackStream>;
+
+impl AudioOutput for Playback {
+    fn play(&mut self, samples: &[i16]) {
+        if let Some(stream) = self.get() {
+            stream.push(samples.iter().map(|&s| f32::from(s) / 32_768.0));
+        }
+    }
+
+    fn play_silence(&mut self, count: usize) {
+        if let Some(stream) = self.get() {
+            stream.push(std::iter::repeat_n(0.0, count));
+        }
+    }
+
+    fn poll_notice(&mut self) -> Option<DeviceNotice> {
+        Supervisor::poll_notice(self)
+    }
+}
