@@ -22,4 +22,8 @@ pub const COMMANDS: &[&str] = &[
     "test_account",
     "links_registered",
     "register_links",
+    "audio_devices",
+    "test_sound",
+    "watch_level",
+    "stop_level",
 ];

@@ -504,9 +504,9 @@ impl MediaSession {
     }
 
     /// Plays received audio on `player` (a speaker or headset), from the next packet on,
-    /// in place of the one playing before.
-    pub fn play_to(&mut self, player: Box<dyn AudioOutput + Send>) {
-        self.outputs.player = Some(player);
+    /// in place of the one playing before; `None` plays nothing.
+    pub fn set_player(&mut self, player: Option<Box<dyn AudioOutput + Send>>) {
+        self.outputs.player = player;
     }
 
     /// Writes the audio still held for reordering and finalises the recording.
@@ -992,7 +992,7 @@ mod tests {
         let start = Instant::now();
         let mut session = MediaSession::new(config(None), Box::new(Silence), start);
         let speaker = Speaker::default();
-        session.play_to(Box::new(speaker.clone()));
+        session.set_player(Some(Box::new(speaker.clone())));
         // µ-law 0x80 decodes to +32124, 0x00 to −32124. Packet 2 is lost.
         for (sequence, byte) in [(1u16, 0x80u8), (3, 0x00), (4, 0x80), (5, 0x80), (6, 0x80)] {
             let timestamp = u32::from(sequence) * 160;

@@ -1,9 +1,11 @@
-//! Audio to send: silence, a test tone, or a WAV file, always as 8 kHz mono.
+//! Audio to send: silence, a test tone, a WAV file or a microphone, always as 8 kHz mono.
 
 use std::f64::consts::TAU;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+use crate::device::{Capture, DeviceChoice, DeviceError};
 
 /// Sample rate of everything an [`AudioSource`] produces, in Hz.
 pub const SAMPLE_RATE: u32 = 8_000;
@@ -11,8 +13,11 @@ pub const SAMPLE_RATE: u32 = 8_000;
 /// Errors of this module.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// A source description is neither `silence`, `tone:<Hz>` nor `wav:<path>`.
-    #[error("unknown audio source {0:?}: expected \"silence\", \"tone:<Hz>\" or \"wav:<path>\"")]
+    /// A source description is neither `silence`, `tone:<Hz>`, `wav:<path>`, `device` nor
+    /// `device:<id>`.
+    #[error(
+        "unknown audio source {0:?}: expected \"silence\", \"tone:<Hz>\", \"wav:<path>\", \"device\" or \"device:<id>\""
+    )]
     UnknownKind(String),
     /// The frequency of `tone:<Hz>` is not a number.
     #[error("tone frequency {0:?} is not a number of Hz")]
@@ -35,6 +40,9 @@ pub enum SourceError {
     /// The WAV file is readable but holds no audio to loop over.
     #[error("WAV file {0} holds no audio")]
     EmptyWav(PathBuf),
+    /// The microphone could not be opened.
+    #[error(transparent)]
+    Device(#[from] DeviceError),
 }
 
 /// Something that produces the audio to send, 8 kHz mono.
@@ -61,6 +69,8 @@ pub enum SourceSpec {
     },
     /// `wav:<path>`, for example `wav:/tmp/prompt.wav`.
     Wav(PathBuf),
+    /// `device` (the system default microphone) or `device:<id>`.
+    Device(DeviceChoice),
 }
 
 impl SourceSpec {
@@ -70,6 +80,7 @@ impl SourceSpec {
             Self::Silence => Box::new(Silence),
             Self::Tone { freq_hz } => Box::new(Tone::new(*freq_hz, Tone::DEFAULT_AMPLITUDE)?),
             Self::Wav(path) => Box::new(WavFile::open(path)?),
+            Self::Device(choice) => Box::new(Capture::open(choice)?),
         })
     }
 }
@@ -96,6 +107,7 @@ impl FromStr for SourceSpec {
             }
             ("wav", Some("")) => Err(SourceError::MissingPath),
             ("wav", Some(path)) => Ok(Self::Wav(PathBuf::from(path))),
+            ("device", id) => Ok(Self::Device(DeviceChoice::from_id(id))),
             _ => Err(SourceError::UnknownKind(spec.to_owned())),
         }
     }
@@ -107,6 +119,7 @@ impl fmt::Display for SourceSpec {
             Self::Silence => f.write_str("silence"),
             Self::Tone { freq_hz } => write!(f, "tone:{freq_hz}"),
             Self::Wav(path) => write!(f, "wav:{}", path.display()),
+            Self::Device(choice) => choice.fmt(f),
         }
     }
 }
@@ -284,6 +297,14 @@ mod tests {
             SourceSpec::Wav(PathBuf::from("/tmp/a b.wav"))
         );
         assert_eq!(
+            "device: headset ".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Device(DeviceChoice::Named("headset".into()))
+        );
+        assert_eq!(
+            "device:".parse::<SourceSpec>().unwrap(),
+            SourceSpec::Device(DeviceChoice::SystemDefault)
+        );
+        assert_eq!(
             "wav:C:\\prompts\\x.wav".parse::<SourceSpec>().unwrap(),
             SourceSpec::Wav(PathBuf::from("C:\\prompts\\x.wav"))
         );
@@ -304,7 +325,13 @@ mod tests {
 
     #[test]
     fn spec_display_parses_back() {
-        for spec in ["silence", "tone:1000", "wav:/tmp/x.wav"] {
+        for spec in [
+            "silence",
+            "tone:1000",
+            "wav:/tmp/x.wav",
+            "device",
+            "device:alsa_input.usb-Jabra.mono",
+        ] {
             let parsed: SourceSpec = spec.parse().unwrap();
             assert_eq!(parsed.to_string(), spec);
         }

@@ -156,6 +156,7 @@ pub struct MediaSettings {
     pub rtp_ports: String,
     pub codecs: Vec<String>,
     pub source: String,
+    pub output: String,
     pub record_dir: Option<PathBuf>,
     pub dtmf: DtmfMode,
 }
@@ -166,6 +167,7 @@ impl Default for MediaSettings {
             rtp_ports: "16384-32767".into(),
             codecs: vec!["PCMU".into(), "PCMA".into()],
             source: "silence".into(),
+            output: "none".into(),
             record_dir: None,
             dtmf: DtmfMode::Auto,
         }
@@ -252,6 +254,7 @@ pub struct Settings {
     pub rtp_ports: RangeInclusive<u16>,
     pub media: MediaConfig,
     pub source: audio_engine::SourceSpec,
+    pub output: audio_engine::device::OutputSpec,
     pub record_dir: Option<PathBuf>,
     pub dtmf: DtmfMode,
     pub agent: AgentConfig,
@@ -445,6 +448,12 @@ impl Config {
                 .map_err(|e: audio_engine::source::SourceError| {
                     ConfigError::new("media.source", e.to_string())
                 })?;
+        let output = m
+            .output
+            .parse()
+            .map_err(|e: audio_engine::device::OutputSpecError| {
+                ConfigError::new("media.output", e.to_string())
+            })?;
         let g = &self.agent;
         if !(400..=699).contains(&g.busy_status) {
             return Err(ConfigError::new(
@@ -494,6 +503,7 @@ impl Config {
                 ..MediaConfig::default()
             },
             source,
+            output,
             record_dir: m.record_dir.clone(),
             dtmf: m.dtmf,
             agent: AgentConfig {
@@ -556,6 +566,7 @@ mod tests {
             "sip.trusted_sources"
         );
         assert_eq!(err("[media]\nsource = \"tone:abc\"\n").key, "media.source");
+        assert_eq!(err("[media]\noutput = \"speaker\"\n").key, "media.output");
         assert_eq!(err("[media]\nrtp_ports = \"9-8\"\n").key, "media.rtp_ports");
         assert_eq!(
             err("[account.password]\nenv = \"A\"\nfile = \"/x\"\n").key,

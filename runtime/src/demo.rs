@@ -9,6 +9,7 @@
 //! (`{"cmd":"offer","customer":"C-1002"}`, `{"cmd":"hangup"}`, `{"cmd":"quit"}`).
 
 use crate::media::{self, MediaHandle, Report};
+use audio_engine::device::OutputSpec;
 use audio_engine::SourceSpec;
 use parley_core::sdp::{MediaConfig, NegotiatedMedia};
 use parley_core::sip::builder;
@@ -604,7 +605,12 @@ impl Demo {
             SourceSpec::Wav(path) if !path.is_file() => SourceSpec::Silence,
             _ => source,
         };
-        match media::start(call, socket, m, &source, None, self.media_tx.clone()) {
+        let audio = media::Audio {
+            source: &source,
+            output: &OutputSpec::None,
+            recording: None,
+        };
+        match media::start(call, socket, m, audio, self.media_tx.clone()) {
             Ok(handle) => {
                 self.media.insert(call, handle);
             }

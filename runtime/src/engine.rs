@@ -10,6 +10,7 @@ use crate::protocol::{CallView, Command, CommandError, Event, Outcome, Requested
 use crate::secrets::{self, Secret, SecretError};
 use crate::store::{now_ms, Store, StoreError};
 use crate::transport::{self, StreamEvent};
+use audio_engine::device::DeviceNotice;
 use audio_engine::{DtmfDigit, MediaEvent};
 use parley_core::agent::{AgentAction, AgentMachine, AgentState, NotReadyReason};
 use parley_core::sip::auth::Credentials;
@@ -386,6 +387,39 @@ impl Engine {
         }
     }
 
+    /// Parses both before changing either, so that a bad `output` leaves `source` alone.
+    fn set_audio(
+        &mut self,
+        source: Option<String>,
+        output: Option<String>,
+    ) -> Result<(), CommandError> {
+        let invalid =
+            |e: &dyn std::fmt::Display| CommandError::new("invalid_command", e.to_string());
+        let source = source
+            .map(|s| s.parse::<audio_engine::SourceSpec>())
+            .transpose()
+            .map_err(|e| invalid(&e))?;
+        let output = output
+            .map(|o| o.parse::<audio_engine::device::OutputSpec>())
+            .transpose()
+            .map_err(|e| invalid(&e))?;
+        for handle in self.media.values() {
+            if let Some(source) = &source {
+                handle.send(Control::Source(source.clone()));
+            }
+            if let Some(output) = &output {
+                handle.send(Control::Output(output.clone()));
+            }
+        }
+        if let Some(source) = source {
+            self.settings.source = source;
+        }
+        if let Some(output) = output {
+            self.settings.output = output;
+        }
+        Ok(())
+    }
+
     fn media_report(&mut self, report: Report) {
         match report.event {
             MediaEvent::DtmfReceived { digit, .. } => self.emit(Event::Dtmf {
@@ -403,6 +437,7 @@ impl Engine {
             MediaEvent::FirstPacketReceived => {
                 tracing::debug!(call = %report.call, "first RTP packet")
             }
+            MediaEvent::Device(notice) => self.emit(audio_device_event(report.call, notice)),
         }
     }
 
@@ -722,14 +757,12 @@ impl Engine {
                 .record_dir
                 .as_ref()
                 .map(|dir| dir.join(format!("{}-{}.wav", call, now_ms())));
-            match media::start(
-                call,
-                socket,
-                m,
-                &self.settings.source,
+            let audio = media::Audio {
+                source: &self.settings.source,
+                output: &self.settings.output,
                 recording,
-                self.media_tx.clone(),
-            ) {
+            };
+            match media::start(call, socket, m, audio, self.media_tx.clone()) {
                 Ok(handle) => {
                     self.media.insert(call, handle);
                 }
@@ -856,6 +889,7 @@ impl Engine {
                     .set_state(state)
                     .map_err(|e| CommandError::new("agent_state", e.to_string()))?;
             }
+            Command::SetAudio { source, output } => self.set_audio(source, output)?,
             Command::Status => return Ok(Outcome::Status(self.status())),
             Command::Quit => self.quit(),
         }
@@ -1062,5 +1096,36 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The `audio_device` event of a device notice.
+fn audio_device_event(call: CallHandle, notice: DeviceNotice) -> Event {
+    let call = call.to_string();
+    match notice {
+        DeviceNotice::Lost {
+            direction,
+            device,
+            name,
+        } => Event::AudioDevice {
+            call,
+            direction: direction.to_string(),
+            state: "lost".into(),
+            device,
+            name,
+            fell_back: false,
+        },
+        DeviceNotice::Switched {
+            direction,
+            device,
+            fell_back,
+        } => Event::AudioDevice {
+            call,
+            direction: direction.to_string(),
+            state: "switched".into(),
+            device: device.id,
+            name: Some(device.name),
+            fell_back,
+        },
     }
 }

@@ -1,9 +1,11 @@
 //! One task per call that moves RTP between a UDP socket and the audio engine's
 //! [`MediaSession`], paced by the session's own timer.
 
+use audio_engine::device::{self, DeviceChoice, DeviceNotice, OutputSpec, Playback};
+use audio_engine::source::{Silence, SourceError};
 use audio_engine::{
-    Codec, DtmfDigit, MediaConfig, MediaDirection, MediaEvent, MediaFormat, MediaSession,
-    SourceSpec, WavRecorder,
+    AudioOutput, AudioSource, Codec, DtmfDigit, MediaConfig, MediaDirection, MediaEvent,
+    MediaFormat, MediaSession, SourceSpec, WavRecorder,
 };
 use parley_core::sdp::{Direction, NegotiatedMedia};
 use parley_core::sip::ua::CallHandle;
@@ -59,6 +61,8 @@ pub enum Control {
     Update(NegotiatedMedia),
     Dtmf(DtmfDigit),
     Mute(bool),
+    Source(SourceSpec),
+    Output(OutputSpec),
     Stop,
 }
 
@@ -108,20 +112,34 @@ fn format(m: &NegotiatedMedia) -> Result<MediaFormat, MediaError> {
         .map_err(|e| MediaError::Format(e.to_string()))
 }
 
+/// Where a call's audio comes from and goes to.
+pub struct Audio<'a> {
+    pub source: &'a SourceSpec,
+    pub output: &'a OutputSpec,
+    pub recording: Option<PathBuf>,
+}
+
 /// Starts the media task of `call` on `socket`.
+///
+/// A microphone or speaker that cannot be opened does not stop the call: it goes on with
+/// silence (or unheard) and the failure is reported as a device notice, as when a device
+/// is lost mid-call. A WAV file or tone that cannot be opened is a configuration error.
 pub fn start(
     call: CallHandle,
     socket: MediaSocket,
     media: &NegotiatedMedia,
-    source: &SourceSpec,
-    recording: Option<PathBuf>,
+    audio: Audio<'_>,
     reports: mpsc::UnboundedSender<Report>,
 ) -> Result<MediaHandle, MediaError> {
+    let Audio {
+        source,
+        output,
+        recording,
+    } = audio;
     let config = MediaConfig::new(format(media)?, media.remote, direction(media.direction));
-    let source = source
-        .open()
-        .map_err(|e| MediaError::Source(e.to_string()))?;
+    let source = open_source(call, source, &reports)?;
     let mut session = MediaSession::new(config, source, Instant::now());
+    session.set_player(open_output(call, output, &reports));
     if let Some(path) = &recording {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -142,6 +160,62 @@ pub fn start(
         port,
         recording,
     })
+}
+
+/// Opens a call's audio source; a microphone that cannot be opened is reported and
+/// replaced by silence.
+fn open_source(
+    call: CallHandle,
+    spec: &SourceSpec,
+    reports: &mpsc::UnboundedSender<Report>,
+) -> Result<Box<dyn AudioSource + Send>, MediaError> {
+    match (spec.open(), spec) {
+        (Ok(source), _) => Ok(source),
+        (Err(error @ SourceError::Device(_)), SourceSpec::Device(choice)) => {
+            device_lost(call, device::Direction::Input, choice, &error, reports);
+            Ok(Box::new(Silence))
+        }
+        (Err(error), _) => Err(MediaError::Source(error.to_string())),
+    }
+}
+
+/// Opens a call's speaker, if it has one; one that cannot be opened is reported.
+fn open_output(
+    call: CallHandle,
+    spec: &OutputSpec,
+    reports: &mpsc::UnboundedSender<Report>,
+) -> Option<Box<dyn AudioOutput + Send>> {
+    let OutputSpec::Device(choice) = spec else {
+        return None;
+    };
+    match Playback::open(choice) {
+        Ok(playback) => Some(Box::new(playback)),
+        Err(error) => {
+            device_lost(call, device::Direction::Output, choice, &error, reports);
+            None
+        }
+    }
+}
+
+fn device_lost(
+    call: CallHandle,
+    direction: device::Direction,
+    choice: &DeviceChoice,
+    error: &dyn std::fmt::Display,
+    reports: &mpsc::UnboundedSender<Report>,
+) {
+    tracing::warn!(%error, %direction, "audio device not opened; the call goes on");
+    let _ = reports.send(Report {
+        call,
+        event: MediaEvent::Device(DeviceNotice::Lost {
+            direction,
+            device: match choice {
+                DeviceChoice::Named(id) => id.clone(),
+                DeviceChoice::SystemDefault => String::new(),
+            },
+            name: None,
+        }),
+    });
 }
 
 async fn run(
@@ -175,6 +249,11 @@ async fn run(
                     }
                 }
                 Some(Control::Mute(m)) => session.set_muted(m),
+                Some(Control::Source(spec)) => match open_source(call, &spec, &reports) {
+                    Ok(source) => session.set_source(source),
+                    Err(e) => tracing::warn!(error = %e, "audio source not changed"),
+                },
+                Some(Control::Output(spec)) => session.set_player(open_output(call, &spec, &reports)),
                 Some(Control::Stop) | None => break,
             },
             _ = sleep_until(wake) => {}

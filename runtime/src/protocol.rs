@@ -52,6 +52,15 @@ pub enum Command {
         state: RequestedState,
         reason: Option<String>,
     },
+    /// Changes where audio comes from (`source`, as `media.source`) and goes to (`output`,
+    /// as `media.output`) for the call in progress and the calls to come; what is left out
+    /// stays as it is.
+    SetAudio {
+        #[serde(default)]
+        source: Option<String>,
+        #[serde(default)]
+        output: Option<String>,
+    },
     Status,
     Quit,
 }
@@ -178,6 +187,21 @@ pub enum Event {
         call: String,
         digit: String,
         method: String,
+    },
+    /// The microphone (`input`) or speaker (`output`) of a call was `lost` (or could not be
+    /// opened) or audio `switched` to `device` (a stand-in for a lost one, the chosen one
+    /// back, a new system default). `device` is the id, empty for the system default;
+    /// `name` the human name when known. The call goes on either way.
+    AudioDevice {
+        call: String,
+        direction: String,
+        state: String,
+        device: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        name: Option<String>,
+        /// The device chosen is missing and the system default stands in.
+        fell_back: bool,
     },
     Transfer {
         call: String,

@@ -4,6 +4,20 @@
 
 use std::net::SocketAddr;
 
+/// The log filter of Parley's programs: `RUST_LOG`, else `default`. The PulseAudio client
+/// logs every protocol message (hundreds a second during a call) at debug level, which
+/// would drown Parley's own debug log, so it is capped at info unless `RUST_LOG` names it.
+pub fn filter(default: &str) -> tracing_subscriber::EnvFilter {
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| default.to_owned());
+    let quiet_pulse = if wanted.contains("pulseaudio") {
+        ""
+    } else {
+        ",pulseaudio=info"
+    };
+    tracing_subscriber::EnvFilter::try_new(format!("{wanted}{quiet_pulse}"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
+}
+
 /// Headers whose values are never logged.
 const REDACTED: &[&str] = &["authorization", "proxy-authorization"];
 

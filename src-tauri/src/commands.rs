@@ -2,6 +2,7 @@
 //! §1): parse what the window sent, ask the agent, hand back the outcome or a [`UiError`].
 
 use crate::account::{self, AccountForm};
+use crate::audio::{self, AudioDevices, AudioPreferences, TestSound};
 use crate::error::UiError;
 use crate::i18n;
 use crate::preferences::Preferences;
@@ -14,7 +15,8 @@ use parley_runtime::protocol::{Command, Event, Outcome, RequestedState, Status};
 use parley_runtime::store::{CallRecord, Store};
 use serde::Serialize;
 use std::time::Duration;
-use tauri::{AppHandle, State};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Manager, State};
 
 /// How long "test registration" waits for the registrar's answer.
 const TEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -238,7 +240,21 @@ pub async fn save_preferences(
     preferences: Preferences,
 ) -> Reply<()> {
     preferences.save(&shell.paths.preferences())?;
-    *shell.preferences.lock().unwrap_or_else(|e| e.into_inner()) = preferences;
+    let before = std::mem::replace(
+        &mut *shell.preferences.lock().unwrap_or_else(|e| e.into_inner()),
+        preferences.clone(),
+    );
+    if before.audio != preferences.audio {
+        // The call in progress moves to the new devices too; with no agent running, the
+        // next one starts with them.
+        let changed = Command::SetAudio {
+            source: Some(preferences.audio.source().to_string()),
+            output: Some(preferences.audio.output_spec().to_string()),
+        };
+        if let Err(e) = shell.request(changed).await {
+            tracing::info!(error = %e.message, "audio devices apply to the next session");
+        }
+    }
     *shell
         .preferences_problem
         .lock()
@@ -349,4 +365,45 @@ pub async fn register_links(app: AppHandle) -> Reply<()> {
     app.deep_link()
         .register_all()
         .map_err(|e| UiError::new("links", e.to_string()))
+}
+
+/// The microphones and speakers the audio system offers now.
+#[tauri::command]
+pub async fn audio_devices() -> Reply<AudioDevices> {
+    blocking(audio::devices).await
+}
+
+/// Plays a test sound on the device the preferences (as the window has them, not saved
+/// yet) choose for it.
+#[tauri::command]
+pub async fn test_sound(app: AppHandle, audio: AudioPreferences, sound: TestSound) -> Reply<()> {
+    blocking(move || app.state::<Shell>().audio.test(&audio, sound)).await
+}
+
+/// Streams the peak level of `input` (the system default when absent) in dBFS on
+/// `levels`, every 50 ms, until `stop_level`.
+#[tauri::command]
+pub async fn watch_level(
+    shell: State<'_, Shell>,
+    input: Option<String>,
+    levels: Channel<f32>,
+) -> Reply<()> {
+    let stop = shell.audio.next_meter();
+    blocking(move || audio::AudioDesk::meter(input, levels, stop)).await
+}
+
+#[tauri::command]
+pub async fn stop_level(shell: State<'_, Shell>) -> Reply<()> {
+    shell.audio.stop_meter();
+    Ok(())
+}
+
+/// Runs device work (which asks the audio server and may block) off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, audio_engine::device::DeviceError> + Send + 'static,
+) -> Reply<T> {
+    tauri::async_runtime::spawn_blocking(work)
+        .await
+        .map_err(|e| UiError::new("internal", e.to_string()))?
+        .map_err(UiError::from)
 }

@@ -33,6 +33,13 @@ impl From<CommandError> for UiError {
     }
 }
 
+/// A device that cannot be listed or opened.
+impl From<audio_engine::device::DeviceError> for UiError {
+    fn from(e: audio_engine::device::DeviceError) -> Self {
+        UiError::new("audio_device", e.to_string())
+    }
+}
+
 /// Link errors carry `link_` codes (`link_scheme`, `link_number`...).
 impl From<LinkError> for UiError {
     fn from(e: LinkError) -> Self {

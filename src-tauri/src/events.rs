@@ -29,6 +29,7 @@ pub fn name(event: &Event) -> Option<&'static str> {
         Event::CallDeflected { .. } => "call-deflected",
         Event::Media { .. } => "media-changed",
         Event::Dtmf { .. } => "dtmf-received",
+        Event::AudioDevice { .. } => "audio-device-changed",
         Event::Transfer { .. } => "transfer-progressed",
         Event::Error { .. } => "error-occurred",
         Event::Stopped => "agent-stopped",
@@ -95,6 +96,9 @@ fn react(app: &AppHandle, agent: &AgentHandle, event: &Event) {
             if prefs.notifications && !window_in_front(app) {
                 notify_offer(app, from_name.as_deref().unwrap_or(from), &prefs);
             }
+            if prefs.ringtone && !prefs.auto_answer {
+                ring(app, call, &prefs);
+            }
             if prefs.auto_answer {
                 // This session's agent: call ids start again in a new one.
                 let agent = agent.clone();
@@ -108,8 +112,22 @@ fn react(app: &AppHandle, agent: &AgentHandle, event: &Event) {
                 });
             }
         }
+        Event::CallState { call, state, .. } if state != "offered" && state != "ringing" => {
+            app.state::<Shell>().audio.stop_ringing(Some(call));
+        }
+        Event::Stopped => app.state::<Shell>().audio.stop_ringing(None),
         _ => {}
     }
+}
+
+/// Rings on the ring device; opening it can block, so not on the event loop.
+fn ring(app: &AppHandle, call: &str, prefs: &crate::preferences::Preferences) {
+    let app = app.clone();
+    let call = call.to_owned();
+    let audio = prefs.audio.clone();
+    tauri::async_runtime::spawn_blocking(move || {
+        app.state::<Shell>().audio.ring(&call, &audio);
+    });
 }
 
 fn window_in_front(app: &AppHandle) -> bool {

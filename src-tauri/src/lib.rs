@@ -3,6 +3,7 @@
 //! calls; it passes commands to the agent and its events to the window.
 
 pub mod account;
+pub mod audio;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -39,10 +40,7 @@ pub fn run() {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
-        )
+        .with_env_filter(parley_runtime::trace::filter("info,tao=warn,wry=warn"))
         .init();
     let Some(paths) = paths::Paths::for_user() else {
         eprintln!("parley: the OS gives no home folder for settings");
@@ -82,6 +80,10 @@ pub fn run() {
             commands::test_account,
             commands::links_registered,
             commands::register_links,
+            commands::audio_devices,
+            commands::test_sound,
+            commands::watch_level,
+            commands::stop_level,
         ])
         .setup(move |app| {
             let shell = Shell::new(paths, assets(app));
@@ -98,6 +100,18 @@ pub fn run() {
                     links::opened(&handle, link);
                 }
             });
+            if cfg!(target_os = "macos") {
+                // macOS hands a link to the running app as an Apple event, not as the
+                // arguments of a second start (which is how Linux and Windows do it, through
+                // the single-instance plugin above); the deep-link plugin receives it.
+                use tauri_plugin_deep_link::DeepLinkExt;
+                let handle = app.handle().clone();
+                app.deep_link().on_open_url(move |event| {
+                    for url in event.urls() {
+                        links::opened(&handle, url.to_string());
+                    }
+                });
+            }
             quit_on_signals(app.handle().clone());
             Ok(())
         })

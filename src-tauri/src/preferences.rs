@@ -1,5 +1,6 @@
 //! The agent's desktop preferences (`desktop.toml` in Parley's config folder): language,
-//! what a click-to-dial link does, Not Ready reasons, notifications and keyboard shortcuts.
+//! what a click-to-dial link does, Not Ready reasons, notifications, keyboard shortcuts
+//! and audio devices.
 //! The SIP account lives in `parley.toml`, the file `parley-cli` reads too (see
 //! [`crate::account`]).
 
@@ -37,6 +38,7 @@ pub struct Preferences {
     /// idle; 0: only when asked.
     pub demo_offer_seconds: u32,
     pub hotkeys: Hotkeys,
+    pub audio: crate::audio::AudioPreferences,
 }
 
 impl Default for Preferences {
@@ -53,6 +55,7 @@ impl Default for Preferences {
             close_to_tray: true,
             demo_offer_seconds: 30,
             hotkeys: Hotkeys::default(),
+            audio: crate::audio::AudioPreferences::default(),
         }
     }
 }
@@ -192,6 +195,9 @@ impl Preferences {
                 ));
             }
         }
+        self.audio
+            .validate()
+            .map_err(|(field, problem)| invalid(field, problem))?;
         if self.not_ready_reasons.is_empty() {
             return Err(invalid(
                 "not_ready_reasons".into(),

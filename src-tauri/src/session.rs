@@ -112,6 +112,8 @@ pub struct Shell {
     /// A problem with the preferences file (the defaults are in use until saved).
     pub preferences_problem: Mutex<Option<String>>,
     pub session: tokio::sync::Mutex<Session>,
+    /// The ringtone, the level meter and test sounds.
+    pub audio: crate::audio::AudioDesk,
     /// The generation of the current session.
     generation: AtomicU64,
     /// Whether the window has loaded and listens to events.
@@ -139,6 +141,7 @@ impl Shell {
             generation: AtomicU64::new(0),
             window_loaded: AtomicBool::new(false),
             pending_links: Mutex::new(Vec::new()),
+            audio: crate::audio::AudioDesk::default(),
         }
     }
 
@@ -182,7 +185,9 @@ impl Shell {
         };
         let mut session = Session::idle(mode, history);
         let started = match mode {
-            Mode::Account => start_account(app, paths, generation, &mut session).await,
+            Mode::Account => {
+                start_account(app, paths, &self.preferences(), generation, &mut session).await
+            }
             Mode::Demo => {
                 let prefs = self.preferences();
                 start_demo(app, self.assets.clone(), &prefs, generation, &mut session).await
@@ -227,11 +232,13 @@ impl Shell {
 async fn start_account(
     app: &AppHandle,
     paths: &Paths,
+    prefs: &Preferences,
     generation: u64,
     session: &mut Session,
 ) -> Result<(), String> {
     let mut settings = Config::load(&paths.account()).map_err(|e| e.to_string())?;
     settings.history_file = Some(session.history.clone());
+    use_devices(&mut settings, prefs);
     // Auto-answer is the desktop preference (with its tone), not the file's.
     settings.auto_answer = false;
     session.account = Some(settings.aor.to_string());
@@ -257,7 +264,8 @@ async fn start_demo(
     })
     .await
     .map_err(|e| e.to_string())?;
-    let settings = demo_settings(handle.address, session.history.clone())?;
+    let mut settings = demo_settings(handle.address, session.history.clone())?;
+    use_devices(&mut settings, prefs);
     session.account = Some(settings.aor.to_string());
     session.customers = handle.customers;
     let (done, stopped) = oneshot::channel();
@@ -282,6 +290,13 @@ fn attach(
     events::forward(app.clone(), events, generation, agent.clone(), done);
     session.agent_stopped = Some(stopped);
     session.agent = Some(agent);
+}
+
+/// Calls use the agent's microphone and speaker (the desktop's preferences, not the
+/// account file's `media.source`/`media.output`, which are for the headless agent).
+fn use_devices(settings: &mut Settings, prefs: &Preferences) {
+    settings.source = prefs.audio.source();
+    settings.output = prefs.audio.output_spec();
 }
 
 /// The demo agent: registers to the demo contact center, ready at once.

@@ -7,6 +7,7 @@
 //! ```
 
 use parley_e2e::desktop::{Desktop, DesktopOptions};
+use parley_e2e::pulse::Pulse;
 use parley_e2e::webdriver::keys;
 use parley_e2e::{wait, TestDir};
 use std::path::PathBuf;
@@ -23,9 +24,19 @@ fn main() {
     std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
     for (language, suffix) in [("en", ""), ("de", "-de")] {
         let dir = TestDir::new(&format!("screenshots_{language}"));
+        // A headset whose microphone hears a voice, so that the level meter moves.
+        let headset = Pulse::ensure().null_sink("Headset");
+        let mut voice = vec![0i16; 8_000 * 120];
+        audio_engine::source::AudioSource::fill(
+            &mut audio_engine::source::Tone::new(220.0, 6_000).expect("in band"),
+            &mut voice,
+        );
+        let mut speaking = headset.play(&voice);
         let options = DesktopOptions {
             preferences: format!(
-                "language = \"{language}\"\ndemo_offer_seconds = 0\nnotifications = false\nringtone = false\n"
+                "language = \"{language}\"\ndemo_offer_seconds = 0\nnotifications = false\nringtone = false\n\
+                 [audio]\ninput = \"{}\"\n",
+                headset.monitor()
             ),
             ..DesktopOptions::demo()
         };
@@ -69,11 +80,23 @@ fn main() {
             .expect("settings");
         web.wait_for(&css("settings-dialog"), wait::MEDIUM);
         shot("settings");
+        web.execute(
+            &format!(
+                "document.querySelector('{}').scrollIntoView({{block: 'center'}});",
+                css("audio-level")
+            ),
+            serde_json::json!([]),
+        )
+        .expect("scroll to the audio settings");
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        shot("settings-audio");
         web.click(&web.find(&css("settings-close")).unwrap())
             .expect("close settings");
 
         assert!(app.open_link("tel:+44 20 7123 4567").success());
         web.wait_for(&css("link-confirm"), wait::MEDIUM);
         shot("link-confirm");
+        let _ = speaking.kill();
+        let _ = speaking.wait();
     }
 }

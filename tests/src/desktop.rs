@@ -177,7 +177,10 @@ impl DesktopEnv {
             std::fs::write(config_dir.join("parley.toml"), account).expect("writing parley.toml");
         }
         let path = |p: &Path| p.display().to_string();
+        // Calls, the ringtone and the level meter use the rig's PulseAudio (null sinks).
+        let pulse = crate::pulse::Pulse::ensure();
         let env = vec![
+            ("PULSE_SERVER".to_owned(), pulse.server()),
             ("DISPLAY".to_owned(), display),
             ("DBUS_SESSION_BUS_ADDRESS".to_owned(), bus_address),
             ("XDG_CONFIG_HOME".to_owned(), path(&home.join("config"))),

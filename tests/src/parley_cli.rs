@@ -116,8 +116,10 @@ pub struct MediaConfig {
     pub rtp_ports: Option<String>,
     /// Offer order, e.g. `["PCMU", "PCMA"]`.
     pub codecs: Option<Vec<String>>,
-    /// `silence` | `tone:<Hz>` | `wav:<path>`.
+    /// `silence` | `tone:<Hz>` | `wav:<path>` | `device[:<id>]`.
     pub source: Option<String>,
+    /// `none` | `device[:<id>]`.
+    pub output: Option<String>,
     /// Where received audio is recorded (`<call>.wav`); the rig sets `<work dir>/recordings`.
     pub record_dir: Option<PathBuf>,
     /// `auto` | `rfc4733` | `info`.
@@ -230,6 +232,14 @@ impl ParleyConfig {
     /// `media.source = "wav:<path>"`.
     pub fn wav(mut self, path: &Path) -> Self {
         self.media.source = Some(format!("wav:{}", path.display()));
+        self
+    }
+
+    /// `media.source = "device:<input>"`, `media.output = "device:<output>"`: the agent's
+    /// microphone and speaker.
+    pub fn devices(mut self, input: &str, output: &str) -> Self {
+        self.media.source = Some(format!("device:{input}"));
+        self.media.output = Some(format!("device:{output}"));
         self
     }
 
@@ -382,6 +392,7 @@ impl ParleyConfig {
         kv(&mut toml, "rtp_ports", m.rtp_ports.as_deref().map(toml_str));
         kv(&mut toml, "codecs", m.codecs.as_deref().map(toml_array));
         kv(&mut toml, "source", m.source.as_deref().map(toml_str));
+        kv(&mut toml, "output", m.output.as_deref().map(toml_str));
         kv(
             &mut toml,
             "record_dir",

@@ -5,6 +5,7 @@
 //! refused.
 
 use parley_e2e::desktop::{Desktop, DesktopOptions};
+use parley_e2e::pulse::Pulse;
 use parley_e2e::webdriver::keys;
 use parley_e2e::{wait, TestDir};
 
@@ -367,4 +368,113 @@ fn quitting_unregisters_from_the_registrar() {
     // SAFETY: kill has no memory-safety preconditions.
     unsafe { libc::kill(app.app_pid() as i32, libc::SIGTERM) };
     kamailio.wait_unregistered("1002", wait::MEDIUM);
+}
+
+/// The value of a form control (a property, which WebDriver's attribute call does not read).
+fn value_of(app: &Desktop, testid: &str) -> String {
+    app.web
+        .execute(
+            &format!("return document.querySelector('{}').value;", css(testid)),
+            serde_json::json!([]),
+        )
+        .expect("script")
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Samples louder than −30 dBFS.
+fn loud(samples: &[i16]) -> usize {
+    samples.iter().filter(|s| s.unsigned_abs() > 1_000).count()
+}
+
+#[test]
+fn calls_ring_and_talk_on_the_devices_chosen_in_the_settings() {
+    let dir = TestDir::new("desktop_audio");
+    let pulse = Pulse::ensure();
+    let microphone = pulse.null_sink("desk_mic");
+    let speaker = pulse.null_sink("desk_speaker");
+    let ring = pulse.null_sink("desk_ring");
+    let app = demo(
+        &dir,
+        DesktopOptions::demo().with_preferences(&format!(
+            "[audio]\ninput = \"{}\"\noutput = \"{}\"\nring = \"{}\"\n",
+            microphone.monitor(),
+            speaker.name(),
+            ring.name()
+        )),
+    );
+    let web = &app.web;
+
+    // The settings list the devices, with the chosen ones selected.
+    web.click(&web.find(&css("settings-button")).unwrap())
+        .expect("settings");
+    web.wait_for(&css("settings-dialog"), wait::MEDIUM);
+    web.wait_for(&css("audio-input"), wait::MEDIUM);
+    assert!(wait::until_true(wait::MEDIUM, || value_of(
+        &app,
+        "audio-input"
+    ) == microphone.monitor()));
+    assert_eq!(value_of(&app, "audio-output"), speaker.name());
+    assert_eq!(value_of(&app, "audio-ring"), ring.name());
+    // The meter follows the microphone: silent, then the agent speaks.
+    let level = || {
+        web.attribute(&web.find(&css("audio-level")).unwrap(), "data-level")
+            .unwrap()
+            .and_then(|l| l.parse::<f32>().ok())
+            .unwrap_or(-90.0)
+    };
+    assert!(wait::until_true(wait::MEDIUM, || level() < -60.0));
+    let mut voice = vec![0i16; 8_000 * 6];
+    audio_engine::source::AudioSource::fill(
+        &mut audio_engine::source::Tone::new(440.0, 16_000).expect("in band"),
+        &mut voice,
+    );
+    let mut speaking = microphone.play(&voice);
+    assert!(
+        wait::until_true(wait::MEDIUM, || level() > -20.0),
+        "the meter stayed at {} dBFS",
+        level()
+    );
+    let _ = speaking.kill();
+    let _ = speaking.wait();
+    // The speaker test is heard on the speaker, not on the ring device.
+    let (heard, rang) = std::thread::scope(|scope| {
+        let heard = scope.spawn(|| speaker.record(2.0));
+        let rang = scope.spawn(|| ring.record(2.0));
+        web.click(&web.find(&css("audio-test-speaker")).unwrap())
+            .expect("test speaker");
+        (heard.join().unwrap(), rang.join().unwrap())
+    });
+    // A second of decaying notes: about a quarter of it above −30 dBFS.
+    assert!(loud(&heard) > 1_500, "the speaker test was not heard");
+    assert_eq!(loud(&rang), 0, "the speaker test rang on the ring device");
+    web.press(keys::ESCAPE).expect("close the settings");
+    web.wait_gone(&css("settings-dialog"), wait::MEDIUM);
+
+    // An offered call rings on the ring device, and stops when answered.
+    let call = offer(&app, "C-1001");
+    let rang = ring.record(2.0);
+    assert!(loud(&rang) > 1_000, "no ringtone on the ring device");
+    web.press(keys::ENTER).expect("answer");
+    let panel = format!("{}[data-call='{call}']", css("call-panel"));
+    web.wait_attribute(&panel, "data-state", "connected", wait::LONG);
+    // The customer is heard on the speaker; the ringtone is over.
+    let (heard, rang) = std::thread::scope(|scope| {
+        let heard = scope.spawn(|| speaker.record(3.0));
+        let rang = scope.spawn(|| ring.record(3.0));
+        (heard.join().unwrap(), rang.join().unwrap())
+    });
+    assert!(loud(&heard) > 2_000, "the caller's speech was not heard");
+    // A moment for the ringing stream to close.
+    assert_eq!(
+        loud(&rang[2_400..]),
+        0,
+        "the ringtone went on after the answer"
+    );
+    assert!(web
+        .find_all(&css("audio-device-notice"))
+        .unwrap()
+        .is_empty());
+    hang_up(&app, &panel);
 }

@@ -345,3 +345,59 @@ fn pcma_audio_both_ways() {
     audio::assert_wav_frequency(&bob.wait_received_wav(2.0, wait::MEDIUM), 440.0);
     audio::assert_wav_frequency(&recording, 1000.0);
 }
+
+#[test]
+fn parley_talks_and_listens_through_the_agents_devices() {
+    let pulse = Pulse::ensure();
+    let microphone = pulse.null_sink("mic");
+    let speaker = pulse.null_sink("speaker");
+    let s = setup("parley_devices", 0, |c| {
+        c.devices(&microphone.monitor(), speaker.name())
+    });
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000));
+    let call = s.agent.dial(&s.kamailio.aor("bob"));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    bob.wait_call_event("CALL_ESTABLISHED", wait::MEDIUM);
+    // The agent speaks: a 440 Hz tone into the microphone.
+    let mut voice = vec![0i16; 8_000 * 10];
+    audio_engine::source::AudioSource::fill(
+        &mut audio_engine::source::Tone::new(440.0, 8_000).expect("in band"),
+        &mut voice,
+    );
+    let mut speaking = microphone.play(&voice);
+    let heard = speaker.record(3.0);
+    talk(&bob);
+    // The agent moves the call to another headset mid-call; a bad device spec changes
+    // nothing.
+    let headset = pulse.null_sink("headset");
+    let refused = s
+        .agent
+        .command(json!({"cmd": "set_audio", "output": "speaker:2"}));
+    assert_eq!(refused["error"], "invalid_command", "{refused}");
+    s.agent
+        .command_ok(json!({"cmd": "set_audio", "output": format!("device:{}", headset.name())}));
+    let heard_on_headset = headset.record(2.0);
+    s.agent.hangup(&call);
+    s.agent.wait_call_state(&call, "ended", wait::MEDIUM);
+    bob.wait_call_event("CALL_CLOSED", wait::MEDIUM);
+    let _ = speaking.kill();
+    let _ = speaking.wait();
+    audio::assert_wav_frequency(&bob.wait_received_wav(2.0, wait::MEDIUM), 440.0);
+    let freq = audio_engine::analysis::dominant_frequency(audio::active_part(&heard, 8_000), 8_000)
+        .expect("the agent's speaker stayed silent");
+    assert!((freq - 1000.0).abs() < audio::TOLERANCE_HZ, "{freq} Hz");
+    let freq = audio_engine::analysis::dominant_frequency(
+        audio::active_part(&heard_on_headset, 8_000),
+        8_000,
+    )
+    .expect("the new headset stayed silent");
+    assert!((freq - 1000.0).abs() < audio::TOLERANCE_HZ, "{freq} Hz");
+    assert!(
+        !s.agent
+            .events()
+            .iter()
+            .any(|e| e["event"] == "audio_device"),
+        "no device was lost: {:#?}",
+        s.agent.events()
+    );
+}

@@ -1,9 +1,11 @@
-import { fireEvent, render, screen } from '@testing-library/svelte';
+import { fireEvent, render, screen, within } from '@testing-library/svelte';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import App from './App.svelte';
 import { AGENT_EVENTS } from './lib/api';
 import { setLanguage } from './lib/i18n/index.svelte';
-import { incomingCall, overview, record, resetApp } from './test/fixtures';
+import { DEFAULT_PREFERENCES } from './lib/model';
+import { app } from './lib/state.svelte';
+import { incomingCall, microphoneLost, overview, record, resetApp } from './test/fixtures';
 import { emit, invoke, listen, reply, resetTauri } from './test/tauri';
 
 vi.mock('@tauri-apps/api/core', () => import('./test/tauri'));
@@ -126,5 +128,64 @@ describe('App', () => {
     expect(problem.textContent).toContain('no route to host');
     expect(screen.getByTestId('app').dataset.mode).toBe('account');
     expect(screen.queryByTestId('demo-panel')).toBeNull();
+  });
+
+  it('tells of a lost or switched audio device in a toast and to screen readers', async () => {
+    await started();
+    const polite = document.querySelector('[aria-live="polite"]');
+    const assertive = document.querySelector('[aria-live="assertive"]');
+    const lost = microphoneLost();
+    emit('audio-device-changed', lost);
+    const notice = await screen.findByTestId('audio-device-notice');
+    expect(notice.textContent).toContain('Microphone lost: alsa_input.usb-Jabra. The call goes on.');
+    expect(notice.dataset.state).toBe('lost');
+    expect(assertive?.textContent).toBe('Microphone lost: alsa_input.usb-Jabra. The call goes on.');
+
+    // News of the same device replaces the older; the speaker's comes beside it.
+    emit('audio-device-changed', {
+      ...lost,
+      state: 'switched',
+      device: 'alsa_input.pci',
+      name: 'Built-in Microphone',
+      fell_back: true,
+    });
+    await vi.waitFor(() =>
+      expect(screen.getByTestId('audio-device-notice').textContent).toContain(
+        'Microphone switched to Built-in Microphone (the chosen one is missing).',
+      ),
+    );
+    expect(polite?.textContent).toBe('Microphone switched to Built-in Microphone (the chosen one is missing).');
+    emit('audio-device-changed', { ...lost, direction: 'output' });
+    await vi.waitFor(() => expect(screen.getAllByTestId('audio-device-notice')).toHaveLength(2));
+    expect(screen.queryByTestId('toast')).toBeNull();
+
+    setLanguage('de');
+    await vi.waitFor(() =>
+      expect(screen.getAllByTestId('audio-device-notice')[1]?.textContent).toContain(
+        'Lautsprecher nicht mehr verfügbar: alsa_input.usb-Jabra. Das Gespräch läuft weiter.',
+      ),
+    );
+    const first = screen.getAllByTestId('audio-device-notice')[0]!;
+    await fireEvent.click(within(first).getByRole('button', { name: 'Ausblenden' }));
+    expect(screen.getAllByTestId('audio-device-notice')).toHaveLength(1);
+  });
+
+  it('beeps before answering by itself, and leaves the ringtone to the shell', async () => {
+    const beep = vi.spyOn(app.beeper, 'beep').mockImplementation(() => {});
+    reply({
+      overview: overview({ preferences: { ...DEFAULT_PREFERENCES, auto_answer: true } }),
+      history: [],
+    });
+    await started();
+    emit('call-offered', incomingCall());
+    await screen.findByTestId('incoming-banner');
+    expect(beep).toHaveBeenCalledTimes(1);
+    reply({ overview: overview(), history: [] });
+    emit('session-changed', null);
+    await vi.waitFor(() => expect(app.model.preferences.auto_answer).toBe(false));
+    emit('call-offered', incomingCall({ call: 'c2' }));
+    await vi.waitFor(() => expect(app.offered?.id).toBe('c2'));
+    expect(beep).toHaveBeenCalledTimes(1);
+    beep.mockRestore();
   });
 });

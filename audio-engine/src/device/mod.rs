@@ -336,7 +336,10 @@ pub enum DeviceNotice {
     /// call goes on meanwhile.
     Lost {
         direction: Direction,
+        /// The id; empty for the system default.
         device: String,
+        /// The human name, when the device was open before.
+        name: Option<String>,
     },
     /// Audio goes on, on this device: a stand-in for a lost device, the chosen one back,
     /// or a new system default. `fell_back`: the device chosen is gone and the system

@@ -28,9 +28,11 @@ pub trait SupervisedStream: Sized + Send + 'static {
     fn fell_back(&self) -> bool;
 }
 
-/// How long a started stream may go without a callback before it counts as dead.
-const STALLED: Duration = Duration::from_secs(1);
-/// The same before the first callback: an idle PulseAudio sink can take 2 s to wake up.
+/// How long a started stream may go without a callback before it counts as dead. An idle
+/// PulseAudio sink that wakes up for a new stream can pause it for 1–2 s after its first
+/// callbacks (seen with null sinks), which must not count.
+const STALLED: Duration = Duration::from_secs(3);
+/// The same before the first callback.
 const NOT_STARTED: Duration = Duration::from_secs(5);
 /// Time between attempts to open a stand-in for a lost device.
 const RETRY: Duration = Duration::from_secs(1);
@@ -82,11 +84,12 @@ impl<S: SupervisedStream> Supervisor<S> {
         let now = Instant::now();
         if let Some(stream) = &self.stream {
             if is_dead(stream.state(), &mut self.callbacks, &mut self.since, now) {
-                let device = stream.info().id.clone();
-                tracing::warn!(%device, direction = %S::DIRECTION, "audio device lost");
+                let info = stream.info().clone();
+                tracing::warn!(device = %info.id, direction = %S::DIRECTION, "audio device lost");
                 self.notices.push_back(DeviceNotice::Lost {
                     direction: S::DIRECTION,
-                    device,
+                    device: info.id,
+                    name: Some(info.name),
                 });
                 self.stream = None;
                 self.check_at = now;

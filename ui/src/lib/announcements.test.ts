@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { callView, incomingCall, overview } from '../test/fixtures';
-import { announcement } from './announcements';
+import { afterEach, describe, expect, it } from 'vitest';
+import { callView, incomingCall, microphoneLost, overview } from '../test/fixtures';
+import { announcement, audioDeviceText, type AudioDeviceEvent } from './announcements';
+import { setLanguage } from './i18n/index.svelte';
 import { applyEvent, applyOverview, initialModel } from './model';
 import type { Event } from './protocol';
 
@@ -32,5 +33,62 @@ describe('announcement', () => {
     expect(say({ event: 'call_deflected', from: 'sip:+4940@h', reason: 'not_ready', code: 480 })).toEqual({
       polite: 'A call from +4940 went to another agent because you were not ready.',
     });
+  });
+});
+
+describe('audio device news', () => {
+  afterEach(() => setLanguage('en'));
+
+  const lost: AudioDeviceEvent = microphoneLost();
+  const switched: AudioDeviceEvent = {
+    event: 'audio_device',
+    call: 'c1',
+    direction: 'output',
+    state: 'switched',
+    device: 'alsa_output.pci-analog',
+    name: 'Built-in Audio',
+    fell_back: true,
+  };
+
+  it('says a lost device assertively and a switch politely', () => {
+    expect(say(lost)).toEqual({ assertive: 'Microphone lost: alsa_input.usb-Jabra. The call goes on.' });
+    expect(say(switched)).toEqual({
+      polite: 'Speaker switched to Built-in Audio (the chosen one is missing).',
+    });
+    expect(applyEvent(before, lost, 0)).toBe(before);
+  });
+
+  it('names each direction and case, in English and German', () => {
+    const speakerLost = { ...lost, direction: 'output' };
+    const micBack = { ...switched, direction: 'input', fell_back: false, name: 'Jabra' };
+    expect(audioDeviceText(speakerLost)).toBe('Speaker lost: alsa_input.usb-Jabra. The call goes on.');
+    expect(audioDeviceText(micBack)).toBe('Microphone switched to Jabra.');
+    expect(audioDeviceText({ ...switched, fell_back: false })).toBe('Speaker switched to Built-in Audio.');
+    setLanguage('de');
+    expect(audioDeviceText(lost)).toBe(
+      'Mikrofon nicht mehr verfügbar: alsa_input.usb-Jabra. Das Gespräch läuft weiter.',
+    );
+    expect(audioDeviceText(speakerLost)).toBe(
+      'Lautsprecher nicht mehr verfügbar: alsa_input.usb-Jabra. Das Gespräch läuft weiter.',
+    );
+    expect(audioDeviceText(micBack)).toBe('Mikrofon umgeschaltet auf Jabra.');
+    expect(audioDeviceText({ ...micBack, fell_back: true })).toBe(
+      'Mikrofon umgeschaltet auf Jabra (das gewählte fehlt).',
+    );
+    expect(audioDeviceText(switched)).toBe(
+      'Lautsprecher umgeschaltet auf Built-in Audio (der gewählte fehlt).',
+    );
+  });
+
+  it('names a device by its name, else its id, else as the system default', () => {
+    expect(audioDeviceText({ ...lost, device: '', name: undefined })).toBe(
+      'Microphone lost: System default. The call goes on.',
+    );
+    expect(audioDeviceText({ ...lost, device: 'alsa_input.usb-Jabra', name: undefined })).toBe(
+      'Microphone lost: alsa_input.usb-Jabra. The call goes on.',
+    );
+    expect(audioDeviceText({ ...switched, name: undefined })).toBe(
+      'Speaker switched to alsa_output.pci-analog (the chosen one is missing).',
+    );
   });
 });

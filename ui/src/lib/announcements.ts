@@ -1,5 +1,6 @@
-// What a screen reader hears when something changes: agent state, registration and call
-// states politely, an offered call assertively.
+// What a screen reader hears when something changes: agent state, registration, call
+// states and a switched audio device politely; an offered call and a lost audio device
+// assertively.
 
 import { t, tMaybe } from './i18n/index.svelte';
 import { agentStateLabel, callStateLabel, partyName, registrationLabel } from './labels';
@@ -47,6 +48,8 @@ export function announcement(before: Model, after: Model, e: Event): Announcemen
       return { polite: tMaybe(`transfer_${e.state}`) ?? e.state };
     case 'call_deflected':
       return { polite: deflectedText(e) };
+    case 'audio_device':
+      return e.state === 'lost' ? { assertive: audioDeviceText(e) } : { polite: audioDeviceText(e) };
     default:
       return {};
   }
@@ -57,4 +60,20 @@ export function deflectedText(e: Extract<Event, { event: 'call_deflected' }>): s
   if (e.reason === 'busy') return t('deflected_busy', { caller });
   if (e.reason === 'not_ready') return t('deflected_not_ready', { caller });
   return t('deflected_untrusted_source');
+}
+
+export type AudioDeviceEvent = Extract<Event, { event: 'audio_device' }>;
+
+/** A device as an `audio_device` event names it: its name, else its id (empty: the system default). */
+function deviceName(e: AudioDeviceEvent): string {
+  return e.name || e.device || t('audio_system_default');
+}
+
+/** "Microphone lost: … The call goes on." / "Speaker switched to … (the chosen one is missing)." */
+export function audioDeviceText(e: AudioDeviceEvent): string {
+  const side = e.direction === 'input' ? 'input' : 'output';
+  if (e.state === 'lost') return t(`audio_${side}_lost`, { device: deviceName(e) });
+  return t(e.fell_back ? `audio_${side}_fell_back` : `audio_${side}_switched`, {
+    name: deviceName(e),
+  });
 }

@@ -1,17 +1,20 @@
 // The backend's commands and events (src-tauri/src/commands.rs, events.rs, links.rs), one
 // typed function per command. Arguments are named exactly as the Rust parameters.
 
-import { invoke } from '@tauri-apps/api/core';
+import { invoke, type Channel } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type { CallRecord, DemoEvent, Event } from './protocol';
 import type {
   AccountForm,
+  AudioDevices,
+  AudioPreferences,
   LinkDialled,
   LinkOffer,
   LinkRefused,
   Overview,
   Preferences,
   RegistrationTest,
+  TestSound,
   UiError,
 } from './shell';
 
@@ -66,6 +69,17 @@ export const testAccount = (form: AccountForm, password?: string) =>
   command<RegistrationTest>('test_account', password === undefined ? { form } : { form, password });
 export const linksRegistered = () => command<boolean>('links_registered');
 export const registerLinks = () => command<void>('register_links');
+export const audioDevices = () => command<AudioDevices>('audio_devices');
+/** Plays a test sound with the devices of `audio` (as the form has them, not saved yet). */
+export const testSound = (audio: AudioPreferences, sound: TestSound) =>
+  command<void>('test_sound', { audio, sound });
+/**
+ * Starts the level meter of `input` (null: the system default): `levels` gets the peak in
+ * dBFS (-90..0) every 50 ms. A new meter replaces the one before; `stopLevel` ends it.
+ */
+export const watchLevel = (input: string | null, levels: Channel<number>) =>
+  command<void>('watch_level', { input, levels });
+export const stopLevel = () => command<void>('stop_level');
 
 /** Each backend event's payload. */
 export interface EventPayloads {
@@ -79,6 +93,7 @@ export interface EventPayloads {
   'call-deflected': Event;
   'media-changed': Event;
   'dtmf-received': Event;
+  'audio-device-changed': Event;
   'transfer-progressed': Event;
   'error-occurred': Event;
   'agent-stopped': Event;
@@ -103,6 +118,7 @@ export const AGENT_EVENTS = [
   'call-deflected',
   'media-changed',
   'dtmf-received',
+  'audio-device-changed',
   'transfer-progressed',
   'error-occurred',
   'agent-stopped',

@@ -95,6 +95,7 @@ export const DEFAULT_PREFERENCES: Preferences = {
     not_ready: 'F8',
     dial: 'Control+d',
   },
+  audio: { input: null, output: null, ring: null },
 };
 
 export function initialModel(): Model {
@@ -281,6 +282,7 @@ export function applyEvent(model: Model, e: Event, now: number): Model {
       };
     case 'result':
     case 'call_deflected':
+    case 'audio_device':
     case 'error':
       return model;
   }

@@ -71,7 +71,7 @@ close_to_tray: boolean,
  * In demo mode, seconds between calls the demo offers while the agent is ready and
  * idle; 0: only when asked.
  */
-demo_offer_seconds: number, hotkeys: Hotkeys, };
+demo_offer_seconds: number, hotkeys: Hotkeys, audio: AudioPreferences, };
 
 export type Language = "system" | "en" | "de";
 
@@ -82,6 +82,26 @@ export type Hotkeys = { answer: string, decline: string, hangup: string, hold: s
  * Puts the cursor in the number field.
  */
 dial: string, };
+
+export type AudioPreferences = { 
+/**
+ * The microphone of calls.
+ */
+input: string | null, 
+/**
+ * The speaker or headset of calls.
+ */
+output: string | null, 
+/**
+ * Where the ringtone plays: speakers, so that a call is heard with the headset off.
+ */
+ring: string | null, };
+
+export type AudioDevice = { id: string, name: string, is_default: boolean, };
+
+export type AudioDevices = { inputs: Array<AudioDevice>, outputs: Array<AudioDevice>, };
+
+export type TestSound = "speaker" | "ring";
 
 export type AccountForm = { username: string, domain: string, display_name: string | null, 
 /**

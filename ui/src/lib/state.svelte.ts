@@ -6,7 +6,8 @@
 
 import * as api from './api';
 import { toUiError } from './api';
-import { announcement, deflectedText } from './announcements';
+import { announcement, deflectedText, type AudioDeviceEvent } from './announcements';
+import { Beeper } from './beep';
 import type { HotkeyAction } from './hotkeys';
 import { setLanguage, t } from './i18n/index.svelte';
 import {
@@ -28,12 +29,12 @@ import {
 } from './model';
 import { previewNumber } from './number';
 import type { CallRecord, DemoEvent, Event } from './protocol';
-import { Ringer } from './ringtone';
 import type { LinkOffer, LinkRefused, UiError } from './shell';
 
-export interface Toast extends UiError {
-  id: number;
-}
+/** A toast: an error, or news of an audio device during a call. */
+export type Toast =
+  | (UiError & { id: number; kind: 'error' })
+  | { id: number; kind: 'audio_device'; event: AudioDeviceEvent };
 
 export interface Notice {
   /** The test hook of the notice (`link-dialled`, `notice`). */
@@ -76,7 +77,7 @@ export class AppState {
   shown = $derived(shownCall(this.model));
   customer = $derived(customerCall(this.model));
 
-  readonly ringer = new Ringer();
+  readonly beeper = new Beeper();
   private serial = 0;
   private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   /**
@@ -148,8 +149,10 @@ export class AppState {
     if (e.event === 'call_state' && e.state === 'ended') void this.refreshHistory();
     if (e.event === 'error') this.toast(e);
     if (e.event === 'call_deflected') this.showNotice('notice', deflectedText(e));
+    if (e.event === 'audio_device') this.deviceToast(e);
+    // The ringtone plays in the shell; only auto-answer's beep is the window's.
     if (e.event === 'incoming_call' && !e.replaces && this.model.preferences.auto_answer) {
-      this.ringer.beep();
+      this.beeper.beep();
     }
   }
 
@@ -158,9 +161,20 @@ export class AppState {
     this.demoLog = [entry, ...this.demoLog].slice(0, DEMO_LOG_LIMIT);
   }
 
+  private addToast(toast: Toast): void {
+    this.toasts = [...this.toasts, toast].slice(-TOAST_LIMIT);
+  }
+
   toast(thrown: unknown): void {
-    const error = toUiError(thrown);
-    this.toasts = [...this.toasts, { ...error, id: ++this.serial }].slice(-TOAST_LIMIT);
+    this.addToast({ ...toUiError(thrown), id: ++this.serial, kind: 'error' });
+  }
+
+  /** News of a microphone or speaker: it replaces older news of the same direction. */
+  private deviceToast(event: AudioDeviceEvent): void {
+    this.toasts = this.toasts.filter(
+      (toast) => toast.kind !== 'audio_device' || toast.event.direction !== event.direction,
+    );
+    this.addToast({ id: ++this.serial, kind: 'audio_device', event });
   }
 
   dismissToast(id: number): void {

@@ -118,3 +118,15 @@ export function resetApp(model: Partial<Model> = {}): void {
   app.settingsOpen = false;
   app.dialError = undefined;
 }
+
+/** The headset microphone is gone during call c1. */
+export function microphoneLost(): Extract<Event, { event: 'audio_device' }> {
+  return {
+    event: 'audio_device',
+    call: 'c1',
+    direction: 'input',
+    state: 'lost',
+    device: 'alsa_input.usb-Jabra',
+    fell_back: false,
+  };
+}

@@ -1,6 +1,7 @@
 // Stand-ins for `@tauri-apps/api/core` and `@tauri-apps/api/event` in component tests:
 //   vi.mock('@tauri-apps/api/core', () => import('../test/tauri'));
-// `invoke` is a mock to program and inspect; `emit` plays a backend event to the listeners.
+// `invoke` is a mock to program and inspect; `emit` plays a backend event to the listeners;
+// a `Channel` handed to a command gets the backend's messages by `send`.
 
 import { vi } from 'vitest';
 
@@ -14,6 +15,19 @@ export const listen = vi.fn(async (name: string, handler: Handler) => {
   handlers.set(name, [...(handlers.get(name) ?? []), handler]);
   return () => handlers.set(name, (handlers.get(name) ?? []).filter((h) => h !== handler));
 });
+
+/** Tauri's `Channel` without the IPC: `send` plays a message from the backend. */
+export class Channel<T = unknown> {
+  onmessage: (message: T) => void;
+
+  constructor(onmessage?: (message: T) => void) {
+    this.onmessage = onmessage ?? (() => {});
+  }
+
+  send(message: T): void {
+    this.onmessage(message);
+  }
+}
 
 export function emit(name: string, payload: unknown): void {
   for (const handler of handlers.get(name) ?? []) handler({ event: name, id: 0, payload });

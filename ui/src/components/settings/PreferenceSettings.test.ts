@@ -51,4 +51,46 @@ describe('PreferenceSettings', () => {
     expect(screen.getByTestId('hotkey-answer').getAttribute('aria-invalid')).toBeNull();
     expect(screen.getByTestId('register-links')).toBeTruthy();
   });
+
+  it('saves the audio devices with the other settings', async () => {
+    reply({
+      links_registered: true,
+      overview: overview(),
+      history: [],
+      audio_devices: {
+        inputs: [{ id: 'mic-usb', name: 'Jabra', is_default: false }],
+        outputs: [{ id: 'out-int', name: 'Speakers', is_default: true }],
+      },
+    });
+    render(PreferenceSettings, { preferences: DEFAULT_PREFERENCES, demo: false });
+    const input = screen.getByTestId('audio-input') as HTMLSelectElement;
+    await vi.waitFor(() => expect(input.options).toHaveLength(2));
+    await fireEvent.change(input, { target: { value: 'mic-usb' } });
+    await fireEvent.change(screen.getByTestId('audio-ring'), { target: { value: 'out-int' } });
+    await fireEvent.click(screen.getByTestId('pref-save'));
+    expect(invoke).toHaveBeenCalledWith('save_preferences', {
+      preferences: { ...DEFAULT_PREFERENCES, audio: { input: 'mic-usb', output: null, ring: 'out-int' } },
+    });
+  });
+
+  it('shows the backend’s complaint at the audio device it names', async () => {
+    reply({
+      links_registered: true,
+      audio_devices: { inputs: [], outputs: [] },
+      save_preferences: () => {
+        throw {
+          code: 'invalid_preferences',
+          message: 'must be a device id of at most 200 printable characters',
+          field: 'audio.ring',
+        };
+      },
+    });
+    render(PreferenceSettings, { preferences: DEFAULT_PREFERENCES, demo: false });
+    await fireEvent.click(screen.getByTestId('pref-save'));
+    const ring = screen.getByTestId('audio-ring');
+    await vi.waitFor(() => expect(ring.getAttribute('aria-invalid')).toBe('true'));
+    expect(ring.getAttribute('aria-describedby')).toBe('audio-ring-hint audio-ring-error');
+    expect(document.getElementById('audio-ring-error')?.textContent).toContain('200 printable');
+    expect(screen.getByTestId('audio-input').getAttribute('aria-invalid')).toBeNull();
+  });
 });
