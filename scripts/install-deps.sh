@@ -8,8 +8,9 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # Build: a C toolchain for crates with C parts; the desktop shell's GTK/WebKit stack
-# (Tauri 2 on Linux); Node.js for the UI (Debian's, when the machine has none).
-BUILD=(build-essential pkg-config libssl-dev
+# (Tauri 2 on Linux); ALSA's headers for cpal (which also speaks PulseAudio, in Rust);
+# Node.js for the UI (Debian's, when the machine has none).
+BUILD=(build-essential pkg-config libssl-dev libasound2-dev
        libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
 command -v node >/dev/null 2>&1 || BUILD+=(nodejs npm)
 # Test rig and demo (DESIGN §9): SIP peers, PulseAudio null sinks for baresip's audio,
