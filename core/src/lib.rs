@@ -7,5 +7,6 @@
 
 pub mod agent;
 pub mod link;
+pub mod presence;
 pub mod sdp;
 pub mod sip;
