@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod dns;
 pub mod engine;
+pub mod graph;
 pub mod headless;
 pub mod media;
 pub mod protocol;

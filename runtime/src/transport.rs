@@ -152,9 +152,16 @@ async fn read_loop<R: AsyncRead + Unpin>(
     }
 }
 
-/// A TLS client configuration that verifies server certificates against the system's
-/// roots, the bundled Mozilla roots, and an optional extra CA file (DESIGN: verify TLS).
+/// A TLS client that verifies server certificates against the system's roots, the bundled
+/// Mozilla roots, and an optional extra CA file (DESIGN: verify TLS).
 pub fn tls_connector(extra_ca: Option<&std::path::Path>) -> Result<TlsConnector, String> {
+    tls_client_config(extra_ca).map(|config| TlsConnector::from(Arc::new(config)))
+}
+
+/// The client configuration of [`tls_connector`], also used for HTTPS (Microsoft Graph).
+pub fn tls_client_config(
+    extra_ca: Option<&std::path::Path>,
+) -> Result<tokio_rustls::rustls::ClientConfig, String> {
     use tokio_rustls::rustls;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
@@ -177,12 +184,11 @@ pub fn tls_connector(extra_ca: Option<&std::path::Path>) -> Result<TlsConnector,
         }
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(TlsConnector::from(Arc::new(config)))
+        .with_no_client_auth())
 }
 
 /// The name a server certificate must match: the host of the URI we resolved (RFC 5922

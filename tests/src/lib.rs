@@ -31,6 +31,7 @@
 pub mod audio;
 pub mod baresip;
 pub mod desktop;
+pub mod graph;
 pub mod kamailio;
 pub mod parley_cli;
 pub mod ports;

@@ -1,0 +1,487 @@
+//! A local stand-in for Microsoft Entra ID's token endpoint and Microsoft Graph's presence
+//! API, following their documented contract (shared/reference/teams-graph-presence.md), so
+//! that presence sync is tested against the behaviour it must handle, errors included:
+//!
+//! - `POST /{tenant}/oauth2/v2.0/token`, `grant_type=refresh_token`: the client id must be
+//!   the app's; a refresh token works once and is replaced by a new one in the answer
+//!   (rotation; stricter than Entra, which leaves old ones valid for a while, so that a
+//!   client that keeps the old one fails here); an unknown or used one gets
+//!   `400 invalid_grant` with an `AADSTS70008` description.
+//! - Every Graph call needs `Authorization: Bearer <access token>`; an unknown or expired
+//!   one gets `401` with `WWW-Authenticate`.
+//! - `GET /v1.0/me/presence`: the aggregate of the user's presence: a manual (preferred)
+//!   status beats every session; among sessions DoNotDisturb > Busy > Available > Away;
+//!   no session: Offline/Offline. Each change bumps `sequenceNumber`.
+//! - `POST /v1.0/users/{id}/presence/setPresence`: `sessionId` must be the app's client id,
+//!   the availability/activity pair one of the five Graph accepts, `expirationDuration`
+//!   within PT5M..PT4H; `400` otherwise. The session expires after that duration.
+//! - `POST /v1.0/users/{id}/presence/clearPresence`: `sessionId` required (`400`), `404`
+//!   when there is no such session.
+//! - Injected failures for the next requests: `429` with `Retry-After`, `503`.
+//!
+//! The server runs on its own thread with its own tokio runtime, so that tests stay plain
+//! blocking code like the rest of the rig.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// The five pairs `setPresence` accepts.
+const SETTABLE: [(&str, &str); 5] = [
+    ("Available", "Available"),
+    ("Busy", "InACall"),
+    ("Busy", "InAConferenceCall"),
+    ("Away", "Away"),
+    ("DoNotDisturb", "Presenting"),
+];
+
+/// A failure the next request gets instead of its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Injected {
+    /// `429 Too Many Requests` with `Retry-After: <seconds>`.
+    Throttled { retry_after: u64 },
+    /// `503 Service Unavailable`.
+    Unavailable,
+}
+
+/// A presence as availability and activity.
+pub type Pair = (String, String);
+
+#[derive(Debug)]
+struct Session {
+    pair: Pair,
+    expires: Instant,
+}
+
+#[derive(Debug)]
+struct Graph {
+    client_id: String,
+    user_id: String,
+    refresh_tokens: Vec<String>,
+    access_tokens: HashMap<String, Instant>,
+    access_lifetime: Duration,
+    issued: u64,
+    /// The Teams client's own session (the user's desktop app).
+    teams_client: Option<Pair>,
+    /// A status the user picked by hand.
+    preferred: Option<Pair>,
+    sessions: HashMap<String, Session>,
+    sequence: u64,
+    last_aggregate: Option<Pair>,
+    injected: VecDeque<Injected>,
+    /// Method and path of every request, in order.
+    log: Vec<String>,
+}
+
+/// The running fake.
+pub struct FakeGraph {
+    address: SocketAddr,
+    state: Arc<Mutex<Graph>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The app's client id in the fake tenant.
+pub const CLIENT_ID: &str = "7b1c3f5e-2d4a-4c6b-9e8f-0a1b2c3d4e5f";
+/// The signed-in user's object id.
+pub const USER_ID: &str = "fa8bf3dc-eca7-46b7-bad1-db199b62afc3";
+/// The tenant in the token endpoint's path.
+pub const TENANT: &str = "contoso.onmicrosoft.com";
+
+impl FakeGraph {
+    /// Starts the fake on a free loopback port; the user is signed in to Teams (its client
+    /// shows Available) and holds the refresh token [`FakeGraph::first_refresh_token`].
+    pub fn start() -> FakeGraph {
+        let state = Arc::new(Mutex::new(Graph {
+            client_id: CLIENT_ID.into(),
+            user_id: USER_ID.into(),
+            refresh_tokens: vec!["refresh-0".into()],
+            access_tokens: HashMap::new(),
+            access_lifetime: Duration::from_secs(3600),
+            issued: 0,
+            teams_client: Some(("Available".into(), "Available".into())),
+            preferred: None,
+            sessions: HashMap::new(),
+            sequence: 0,
+            last_aggregate: None,
+            injected: VecDeque::new(),
+            log: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/{tenant}/oauth2/v2.0/token", post(token))
+            .route("/v1.0/me/presence", get(my_presence))
+            .route("/v1.0/users/{id}/presence/{action}", post(presence_action))
+            .with_state(Arc::clone(&state));
+        let (address_tx, address_rx) = std::sync::mpsc::channel();
+        let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a tokio runtime for the fake Graph");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a loopback port for the fake Graph");
+                let _ = address_tx.send(listener.local_addr().expect("bound"));
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = shutdown_rx.await;
+                    })
+                    .await;
+            });
+        });
+        let address = address_rx.recv().expect("the fake Graph started");
+        FakeGraph {
+            address,
+            state,
+            shutdown: Some(shutdown),
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>/v1.0`.
+    pub fn graph_url(&self) -> String {
+        format!("http://{}/v1.0", self.address)
+    }
+
+    /// `http://127.0.0.1:<port>`: the login base (the tenant and `/oauth2/v2.0/token` follow).
+    pub fn login_url(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    pub fn first_refresh_token(&self) -> String {
+        "refresh-0".into()
+    }
+
+    fn graph(&self) -> MutexGuard<'_, Graph> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The refresh tokens that work now (one, after rotation).
+    pub fn valid_refresh_tokens(&self) -> Vec<String> {
+        self.graph().refresh_tokens.clone()
+    }
+
+    /// Revokes every refresh token (a password change, an admin's "revoke sessions").
+    pub fn revoke_refresh_tokens(&self) {
+        self.graph().refresh_tokens.clear();
+    }
+
+    /// Lets every access token issued so far expire.
+    pub fn expire_access_tokens(&self) {
+        let past = Instant::now() - Duration::from_secs(1);
+        for expiry in self.graph().access_tokens.values_mut() {
+            *expiry = past;
+        }
+    }
+
+    /// What the user's Teams client shows (`None`: signed out of Teams).
+    pub fn set_teams_client(&self, availability: &str, activity: &str) {
+        self.graph().teams_client = Some((availability.into(), activity.into()));
+    }
+
+    /// A status the user picks by hand (`None` clears it).
+    pub fn set_preferred(&self, pair: Option<(&str, &str)>) {
+        self.graph().preferred = pair.map(|(a, b)| (a.into(), b.into()));
+    }
+
+    /// The presence Graph reports now.
+    pub fn aggregate(&self) -> Pair {
+        let mut graph = self.graph();
+        graph.aggregate()
+    }
+
+    /// The app sessions set now (by session id).
+    pub fn sessions(&self) -> Vec<(String, Pair)> {
+        let mut graph = self.graph();
+        graph.expire_sessions();
+        graph
+            .sessions
+            .iter()
+            .map(|(id, s)| (id.clone(), s.pair.clone()))
+            .collect()
+    }
+
+    /// The next requests get these failures, in order.
+    pub fn inject(&self, failures: &[Injected]) {
+        self.graph().injected.extend(failures.iter().copied());
+    }
+
+    /// `METHOD /path` of every request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.graph().log.clone()
+    }
+}
+
+impl Drop for FakeGraph {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Graph {
+    fn expire_sessions(&mut self) {
+        let now = Instant::now();
+        self.sessions.retain(|_, s| s.expires > now);
+    }
+
+    /// Graph's aggregation: the preferred status first, then the highest-ranked session.
+    fn aggregate(&mut self) -> Pair {
+        self.expire_sessions();
+        let rank = |pair: &Pair| match pair.0.as_str() {
+            "DoNotDisturb" => 4,
+            "Busy" => 3,
+            "Available" => 2,
+            "Away" => 1,
+            _ => 0,
+        };
+        let aggregate = self.preferred.clone().unwrap_or_else(|| {
+            self.sessions
+                .values()
+                .map(|s| &s.pair)
+                .chain(self.teams_client.as_ref())
+                .max_by_key(|p| rank(p))
+                .cloned()
+                .unwrap_or_else(|| ("Offline".into(), "Offline".into()))
+        });
+        if self.last_aggregate.as_ref() != Some(&aggregate) {
+            self.sequence += 1;
+            self.last_aggregate = Some(aggregate.clone());
+        }
+        aggregate
+    }
+
+    /// Logs the request and returns an injected failure, if one is due.
+    fn begin(&mut self, request: String) -> Option<Response> {
+        self.log.push(request);
+        self.injected.pop_front().map(|failure| match failure {
+            Injected::Throttled { retry_after } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("Retry-After", retry_after.to_string())],
+                Json(graph_error("TooManyRequests", "Too many requests")),
+            )
+                .into_response(),
+            Injected::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(graph_error("serviceNotAvailable", "Service unavailable")),
+            )
+                .into_response(),
+        })
+    }
+
+    /// The 401 for a request without a valid bearer token.
+    fn unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
+        let token = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        match token.and_then(|t| self.access_tokens.get(t)) {
+            Some(expires) if *expires > Instant::now() => None,
+            _ => Some((
+                StatusCode::UNAUTHORIZED,
+                [(
+                    "WWW-Authenticate",
+                    "Bearer error=\"invalid_token\", error_description=\"The access token is missing, invalid or expired\"",
+                )],
+                Json(graph_error("InvalidAuthenticationToken", "Access token is empty or invalid.")),
+            )
+                .into_response()),
+        }
+    }
+}
+
+fn graph_error(code: &str, message: &str) -> Value {
+    json!({"error": {"code": code, "message": message}})
+}
+
+fn bad_request(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(graph_error("InvalidArgument", message)),
+    )
+        .into_response()
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": error, "error_description": description})),
+    )
+        .into_response()
+}
+
+type Shared = State<Arc<Mutex<Graph>>>;
+
+fn lock(state: &Arc<Mutex<Graph>>) -> MutexGuard<'_, Graph> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn token(
+    State(state): Shared,
+    Path(tenant): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut graph = lock(&state);
+    if let Some(failure) = graph.begin(format!("POST /{tenant}/oauth2/v2.0/token")) {
+        return failure;
+    }
+    let field = |name: &str| form.get(name).map(String::as_str).unwrap_or_default();
+    if field("client_id") != graph.client_id {
+        return oauth_error(
+            "unauthorized_client",
+            "AADSTS700016: Application with identifier was not found in the directory.",
+        );
+    }
+    if field("grant_type") != "refresh_token" {
+        return oauth_error(
+            "unsupported_grant_type",
+            "AADSTS70003: unsupported grant type.",
+        );
+    }
+    let presented = field("refresh_token").to_owned();
+    let Some(position) = graph.refresh_tokens.iter().position(|t| *t == presented) else {
+        return oauth_error(
+            "invalid_grant",
+            "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.\r\nTrace ID: 0000\r\nCorrelation ID: 0000",
+        );
+    };
+    graph.refresh_tokens.remove(position);
+    graph.issued += 1;
+    let refresh = format!("refresh-{}", graph.issued);
+    let access = format!("access-{}", graph.issued);
+    graph.refresh_tokens.push(refresh.clone());
+    let lifetime = graph.access_lifetime;
+    graph
+        .access_tokens
+        .insert(access.clone(), Instant::now() + lifetime);
+    Json(json!({
+        "token_type": "Bearer",
+        "scope": "Presence.Read Presence.ReadWrite",
+        "expires_in": lifetime.as_secs(),
+        "access_token": access,
+        "refresh_token": refresh,
+    }))
+    .into_response()
+}
+
+async fn my_presence(State(state): Shared, headers: HeaderMap) -> Response {
+    let mut graph = lock(&state);
+    if let Some(failure) = graph.begin("GET /v1.0/me/presence".into()) {
+        return failure;
+    }
+    if let Some(denied) = graph.unauthorized(&headers) {
+        return denied;
+    }
+    let (availability, activity) = graph.aggregate();
+    Json(json!({
+        "id": graph.user_id,
+        "availability": availability,
+        "activity": activity,
+        "sequenceNumber": format!("C{:016}", graph.sequence),
+    }))
+    .into_response()
+}
+
+/// `PT<n>M` or `PT<n>H` as minutes.
+fn minutes(duration: &str) -> Option<u64> {
+    let rest = duration.strip_prefix("PT")?;
+    if let Some(m) = rest.strip_suffix('M') {
+        m.parse().ok()
+    } else {
+        rest.strip_suffix('H')?.parse::<u64>().ok().map(|h| h * 60)
+    }
+}
+
+async fn presence_action(
+    State(state): Shared,
+    Path((id, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut graph = lock(&state);
+    if let Some(failure) = graph.begin(format!("POST /v1.0/users/{id}/presence/{action}")) {
+        return failure;
+    }
+    if let Some(denied) = graph.unauthorized(&headers) {
+        return denied;
+    }
+    if id != graph.user_id {
+        return (
+            StatusCode::FORBIDDEN,
+            Json(graph_error(
+                "Forbidden",
+                "A delegated app may set only its user's presence.",
+            )),
+        )
+            .into_response();
+    }
+    // An empty or broken body is a missing sessionId, as Graph reports it.
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let text = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_owned);
+    let Some(session_id) = text("sessionId") else {
+        return bad_request("[SessionId]: The SessionId field is required.");
+    };
+    match action.as_str() {
+        "setPresence" => {
+            if session_id != graph.client_id {
+                return bad_request("The sessionId must be the application (client) id.");
+            }
+            let pair = (
+                text("availability").unwrap_or_default(),
+                text("activity").unwrap_or_default(),
+            );
+            if !SETTABLE.contains(&(pair.0.as_str(), pair.1.as_str())) {
+                return bad_request("The availability and activity combination is not supported.");
+            }
+            let expiration = match text("expirationDuration") {
+                None => 5,
+                Some(d) => match minutes(&d) {
+                    Some(m) if (5..=240).contains(&m) => m,
+                    _ => return bad_request("expirationDuration must be between PT5M and PT4H."),
+                },
+            };
+            graph.sessions.insert(
+                session_id,
+                Session {
+                    pair,
+                    expires: Instant::now() + Duration::from_secs(expiration * 60),
+                },
+            );
+            StatusCode::OK.into_response()
+        }
+        "clearPresence" => {
+            graph.expire_sessions();
+            if graph.sessions.remove(&session_id).is_some() {
+                StatusCode::OK.into_response()
+            } else {
+                (
+                    StatusCode::NOT_FOUND,
+                    Json(graph_error(
+                        "NotFound",
+                        "The presence session does not exist.",
+                    )),
+                )
+                    .into_response()
+            }
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(graph_error("BadRequest", "Unknown action.")),
+        )
+            .into_response(),
+    }
+}
