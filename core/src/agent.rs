@@ -115,6 +115,9 @@ pub enum AgentError {
 pub struct AgentConfig {
     /// SIP status for calls offered while not ready (486 Busy Here by default).
     pub busy_status: u16,
+    /// The same while Teams keeps the agent busy (DESIGN §6: the guard against double
+    /// calls), configurable apart because a platform may route on it.
+    pub teams_busy_status: u16,
     /// How long an offer may ring before it counts as missed.
     pub ring_timeout: Duration,
     /// Wrap-up time after each call (zero: none).
@@ -172,6 +175,10 @@ impl AgentMachine {
             AgentState::Offline => Availability::Unavailable {
                 status: 480,
                 phrase: "Agent Offline".into(),
+            },
+            AgentState::NotReady(NotReadyReason::TeamsBusy) => Availability::Unavailable {
+                status: self.config.teams_busy_status,
+                phrase: "Agent Busy in Teams".into(),
             },
             AgentState::NotReady(_) | AgentState::Wrapup { .. } => Availability::Unavailable {
                 status: self.config.busy_status,
@@ -350,6 +357,7 @@ mod tests {
         AgentMachine::new(
             AgentConfig {
                 busy_status: 486,
+                teams_busy_status: 600,
                 ring_timeout: Duration::from_secs(20),
                 wrapup: Duration::from_secs(wrapup),
             },
@@ -438,6 +446,11 @@ mod tests {
         let mut m = machine(0);
         m.system_block(NotReadyReason::TeamsBusy);
         assert_eq!(m.state(), &AgentState::NotReady(NotReadyReason::TeamsBusy));
+        // Offers meanwhile get the Teams guard's own status.
+        assert!(matches!(
+            m.availability(),
+            Availability::Unavailable { status: 600, .. }
+        ));
         m.system_release(&NotReadyReason::TeamsBusy);
         assert_eq!(m.state(), &AgentState::Ready);
 

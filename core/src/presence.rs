@@ -285,6 +285,8 @@ pub enum Failure {
 /// The state of the sync, for the agent to see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncStatus {
+    /// Nothing has gone through yet.
+    Starting,
     /// Readings and writes go through.
     Active,
     /// "Teams sync unavailable", and why; calls are not affected.
@@ -358,7 +360,7 @@ impl PresenceSync {
             failed_readings: 0,
             failures: 0,
             last_sequence: None,
-            status: SyncStatus::Active,
+            status: SyncStatus::Starting,
             events: VecDeque::new(),
             stopping: false,
         }

@@ -43,6 +43,67 @@ pub struct Config {
     pub media: MediaSettings,
     #[serde(default)]
     pub agent: AgentSettings,
+    #[serde(default)]
+    pub teams: TeamsFile,
+}
+
+/// `[teams]`: presence sync with Microsoft Teams (DESIGN §6, docs/teams-setup.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TeamsFile {
+    pub enabled: bool,
+    /// Directory (tenant) id or domain; `organizations` for any work account.
+    pub tenant: String,
+    /// The application (client) id of the app registration.
+    pub client_id: String,
+    pub graph_url: String,
+    pub login_url: String,
+    pub poll_seconds: u32,
+    pub block_in_meeting: bool,
+    pub block_do_not_disturb: bool,
+    pub block_busy: bool,
+    /// `hang_up` or `wrapup_end`.
+    pub clear_at: String,
+    pub session_minutes: u32,
+    /// The answer to offers while Teams keeps the agent busy.
+    pub busy_status: u16,
+    /// Where the refresh token is (the OS keychain by default).
+    pub refresh_token: Option<PasswordSource>,
+}
+
+impl Default for TeamsFile {
+    fn default() -> Self {
+        TeamsFile {
+            enabled: false,
+            tenant: "organizations".into(),
+            client_id: String::new(),
+            graph_url: crate::graph::DEFAULT_GRAPH_URL.into(),
+            login_url: crate::graph::DEFAULT_LOGIN_URL.into(),
+            poll_seconds: 10,
+            block_in_meeting: true,
+            block_do_not_disturb: true,
+            block_busy: false,
+            clear_at: "hang_up".into(),
+            session_minutes: 60,
+            busy_status: 486,
+            refresh_token: None,
+        }
+    }
+}
+
+/// Validated `[teams]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TeamsSettings {
+    pub graph: crate::graph::GraphSettings,
+    pub sync: parley_core::presence::SyncConfig,
+    pub refresh_token: PasswordSource,
+}
+
+impl TeamsSettings {
+    /// The refresh token's entry in the OS keychain.
+    pub fn keyring_user(&self) -> String {
+        format!("teams:{}@{}", self.graph.client_id, self.graph.tenant)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -261,6 +322,7 @@ pub struct Settings {
     pub initial_state: AgentState,
     pub auto_answer: bool,
     pub history_file: Option<PathBuf>,
+    pub teams: Option<TeamsSettings>,
 }
 
 impl Settings {
@@ -345,15 +407,7 @@ impl Config {
             ));
         }
         if let Some(p) = &a.password {
-            let count = usize::from(p.keyring)
-                + usize::from(p.env.is_some())
-                + usize::from(p.file.is_some());
-            if count != 1 {
-                return Err(ConfigError::new(
-                    "account.password",
-                    "give exactly one of keyring = true, env = \"VAR\" or file = \"/path\"",
-                ));
-            }
+            check_one_source(p, "account.password")?;
         }
         let s = &self.sip;
         let listen: SocketAddr = s.listen.parse().map_err(|_| {
@@ -467,6 +521,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        let teams = self.teams.validate()?;
         Ok(Settings {
             display_name: a.display_name.clone(),
             auth_username: a
@@ -508,6 +563,7 @@ impl Config {
             dtmf: m.dtmf,
             agent: AgentConfig {
                 busy_status: g.busy_status,
+                teams_busy_status: self.teams.busy_status,
                 ring_timeout: Duration::from_secs(g.ring_timeout_seconds),
                 wrapup: Duration::from_secs(g.wrapup_seconds),
             },
@@ -520,7 +576,112 @@ impl Config {
             },
             auto_answer: g.auto_answer,
             history_file: g.history_file.clone(),
+            teams,
         })
+    }
+}
+
+impl TeamsFile {
+    fn validate(&self) -> Result<Option<TeamsSettings>, ConfigError> {
+        use parley_core::presence::{BlockingRules, ClearAt, SyncConfig};
+        if !self.enabled {
+            return Ok(None);
+        }
+        let client_id = self.client_id.trim();
+        if client_id.is_empty() || client_id.len() > 100 || client_id.contains(char::is_whitespace)
+        {
+            return Err(ConfigError::new(
+                "teams.client_id",
+                "the application (client) id of the app registration is needed",
+            ));
+        }
+        if self.tenant.trim().is_empty() {
+            return Err(ConfigError::new(
+                "teams.tenant",
+                "a tenant id or domain is needed",
+            ));
+        }
+        for (key, url) in [
+            ("teams.graph_url", &self.graph_url),
+            ("teams.login_url", &self.login_url),
+        ] {
+            crate::graph::check_url(url).map_err(|e| ConfigError::new(key, e.to_string()))?;
+        }
+        if !(1..=300).contains(&self.poll_seconds) {
+            return Err(ConfigError::new(
+                "teams.poll_seconds",
+                format!("{} is outside 1..=300", self.poll_seconds),
+            ));
+        }
+        if !(5..=240).contains(&self.session_minutes) {
+            return Err(ConfigError::new(
+                "teams.session_minutes",
+                format!(
+                    "{} is outside 5..=240 (Graph accepts PT5M to PT4H)",
+                    self.session_minutes
+                ),
+            ));
+        }
+        if !(400..=699).contains(&self.busy_status) {
+            return Err(ConfigError::new(
+                "teams.busy_status",
+                format!("{} is not a 4xx-6xx status", self.busy_status),
+            ));
+        }
+        let clear_at = match self.clear_at.as_str() {
+            "hang_up" => ClearAt::HangUp,
+            "wrapup_end" => ClearAt::WrapupEnd,
+            other => {
+                return Err(ConfigError::new(
+                    "teams.clear_at",
+                    format!("{other:?} is not hang_up or wrapup_end"),
+                ))
+            }
+        };
+        let refresh_token = self.refresh_token.clone().unwrap_or(PasswordSource {
+            keyring: true,
+            env: None,
+            file: None,
+        });
+        check_one_source(&refresh_token, "teams.refresh_token")?;
+        let session = Duration::from_secs(u64::from(self.session_minutes) * 60);
+        Ok(Some(TeamsSettings {
+            graph: crate::graph::GraphSettings {
+                graph_url: self.graph_url.trim_end_matches('/').to_owned(),
+                login_url: self.login_url.trim_end_matches('/').to_owned(),
+                tenant: self.tenant.trim().to_owned(),
+                client_id: client_id.to_owned(),
+            },
+            sync: SyncConfig {
+                poll_interval: Duration::from_secs(u64::from(self.poll_seconds)),
+                rules: BlockingRules {
+                    in_a_meeting: self.block_in_meeting,
+                    do_not_disturb: self.block_do_not_disturb,
+                    busy: self.block_busy,
+                },
+                session_duration: session,
+                // A quarter before the end, at most 15 minutes.
+                renew_before: (session / 4).min(Duration::from_secs(900)),
+                clear_at,
+                ..SyncConfig::default()
+            },
+            refresh_token,
+        }))
+    }
+}
+
+/// Exactly one of `keyring = true`, `env` and `file`.
+fn check_one_source(source: &PasswordSource, key: &str) -> Result<(), ConfigError> {
+    let count = usize::from(source.keyring)
+        + usize::from(source.env.is_some())
+        + usize::from(source.file.is_some());
+    if count == 1 {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            key,
+            "give exactly one of keyring = true, env = \"VAR\" or file = \"/path\"",
+        ))
     }
 }
 

@@ -8,6 +8,7 @@
 //! desktop app embeds it; `parley-cli demo-peer` runs it with JSON lines on stdin and stdout
 //! (`{"cmd":"offer","customer":"C-1002"}`, `{"cmd":"hangup"}`, `{"cmd":"quit"}`).
 
+use crate::clock::sleep_until;
 use crate::media::{self, MediaHandle, Report};
 use audio_engine::device::OutputSpec;
 use audio_engine::SourceSpec;
@@ -623,11 +624,4 @@ impl Demo {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
-    }
 }

@@ -3,16 +3,21 @@
 //! protocol outputs into events (DESIGN §1: the runtime owns I/O and the clock; the core
 //! decides).
 
+use crate::clock::sleep_until;
 use crate::config::{DtmfMode, Settings};
 use crate::dns::{DnsError, Resolver};
 use crate::media::{self, Control, MediaHandle, MediaSocket, Report};
-use crate::protocol::{CallView, Command, CommandError, Event, Outcome, RequestedState, Status};
+use crate::protocol::{
+    CallView, Command, CommandError, Event, Outcome, RequestedState, Status, TeamsView,
+};
 use crate::secrets::{self, Secret, SecretError};
 use crate::store::{now_ms, Store, StoreError};
+use crate::teams::{FromSync, TeamsHandle, ToSync};
 use crate::transport::{self, StreamEvent};
 use audio_engine::device::DeviceNotice;
 use audio_engine::{DtmfDigit, MediaEvent};
 use parley_core::agent::{AgentAction, AgentMachine, AgentState, NotReadyReason};
+use parley_core::presence::{CcActivity, SyncEvent, SyncStatus};
 use parley_core::sip::auth::Credentials;
 use parley_core::sip::registration::{RegistrationConfig, RegistrationState};
 use parley_core::sip::target::{Target, TransportKind};
@@ -181,6 +186,17 @@ struct Engine {
     store: Option<Store>,
     /// Whether the SIP flow is up, once known.
     connection: Option<bool>,
+    teams: Option<Teams>,
+}
+
+/// The engine's side of the Teams presence sync.
+struct Teams {
+    handle: TeamsHandle,
+    reports: mpsc::UnboundedReceiver<FromSync>,
+    /// What the sync was last told about the contact center.
+    cc: CcActivity,
+    view: TeamsView,
+    stopped: bool,
 }
 
 impl Engine {
@@ -248,6 +264,96 @@ impl Engine {
             quit_by: None,
             store: None,
             connection: None,
+            teams: None,
+        }
+    }
+
+    /// Starts the Teams presence sync when it is configured; a sync that cannot start is
+    /// reported and leaves calls alone.
+    fn start_teams(&mut self) {
+        let Some(settings) = self.settings.teams.clone() else {
+            return;
+        };
+        let (tx, reports) = mpsc::unbounded_channel();
+        match crate::teams::start(settings, self.settings.tls_ca_file.as_deref(), tx) {
+            Ok(handle) => {
+                let view = TeamsView {
+                    sync: "starting".into(),
+                    ..TeamsView::default()
+                };
+                self.emit(Event::Teams(view.clone()));
+                self.teams = Some(Teams {
+                    handle,
+                    reports,
+                    cc: CcActivity::Idle,
+                    view,
+                    stopped: false,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Teams presence sync not started");
+                self.emit(Event::Teams(TeamsView {
+                    sync: "unavailable".into(),
+                    reason: Some(e.to_string()),
+                    ..TeamsView::default()
+                }));
+            }
+        }
+    }
+
+    fn teams_report(&mut self, report: FromSync) {
+        let Some(teams) = &mut self.teams else {
+            return;
+        };
+        match report {
+            FromSync::Stopped => teams.stopped = true,
+            FromSync::Event(SyncEvent::Block { reading }) => {
+                teams.view.busy = true;
+                teams.view.availability = Some(format!("{:?}", reading.availability));
+                teams.view.activity = Some(format!("{:?}", reading.activity));
+                self.agent.system_block(NotReadyReason::TeamsBusy);
+            }
+            FromSync::Event(SyncEvent::Release) => {
+                teams.view.busy = false;
+                teams.view.availability = None;
+                teams.view.activity = None;
+                self.agent.system_release(&NotReadyReason::TeamsBusy);
+            }
+            FromSync::Event(SyncEvent::Status(status)) => match status {
+                SyncStatus::Starting => teams.view.sync = "starting".into(),
+                SyncStatus::Active => {
+                    teams.view.sync = "active".into();
+                    teams.view.reason = None;
+                }
+                SyncStatus::Unavailable { reason } => {
+                    teams.view.sync = "unavailable".into();
+                    teams.view.reason = Some(reason);
+                }
+            },
+        }
+        let view = teams.view.clone();
+        self.emit(Event::Teams(view));
+    }
+
+    /// Tells the sync what the contact center is doing, when that changed: a call (two
+    /// connected calls are a consult), wrap-up, or nothing.
+    fn tell_teams(&mut self) {
+        let connected = self
+            .calls
+            .values()
+            .filter(|c| matches!(c.view.state.as_str(), "connected" | "held"))
+            .count();
+        let cc = match self.agent.state() {
+            AgentState::OnCall if connected >= 2 => CcActivity::Conference,
+            AgentState::OnCall => CcActivity::InCall,
+            AgentState::Wrapup { .. } => CcActivity::Wrapup,
+            _ => CcActivity::Idle,
+        };
+        if let Some(teams) = &mut self.teams {
+            if teams.cc != cc {
+                teams.cc = cc;
+                teams.handle.send(ToSync::Cc(cc));
+            }
         }
     }
 
@@ -268,6 +374,7 @@ impl Engine {
             local,
         });
         self.emit_agent_state();
+        self.start_teams();
         self.resolve();
         let mut buf = vec![0u8; 65_535];
         loop {
@@ -294,6 +401,7 @@ impl Engine {
                 Some(event) = self.stream_rx.recv() => self.stream_event(event),
                 Some(report) = self.media_rx.recv() => self.media_report(report),
                 Some(result) = self.resolve_rx.recv() => self.resolved(result),
+                Some(report) = recv_teams(&mut self.teams) => self.teams_report(report),
                 _ = sleep_until(wake) => {
                     let now = Instant::now();
                     self.ua.handle_timeout(now);
@@ -318,13 +426,17 @@ impl Engine {
             self.ua.registration_state(),
             RegistrationState::Unregistered | RegistrationState::Failed { .. }
         );
-        (unregistered && self.ua.calls().count() == 0) || Instant::now() >= deadline
+        let teams_done = self.teams.as_ref().is_none_or(|t| t.stopped);
+        (unregistered && self.ua.calls().count() == 0 && teams_done) || Instant::now() >= deadline
     }
 
     fn quit(&mut self) {
         if self.quit_by.is_none() {
             tracing::info!("quitting");
             self.ua.shutdown(Instant::now());
+            if let Some(teams) = &self.teams {
+                teams.handle.send(ToSync::Stop);
+            }
             self.quit_by = Some(Instant::now() + QUIT_GRACE);
         }
     }
@@ -463,6 +575,7 @@ impl Engine {
                 }
             }
             self.ua.set_availability(self.agent.availability());
+            self.tell_teams();
             if !progressed {
                 break;
             }
@@ -595,16 +708,25 @@ impl Engine {
                         .transfer_outcome(now, call, 503, "Service Unavailable");
                 }
             }
-            UaEvent::Deflected { from, reason, code } => self.emit(Event::CallDeflected {
-                from,
-                reason: match reason {
+            UaEvent::Deflected { from, reason, code } => {
+                let teams_busy = self.agent.state().reason() == Some(&NotReadyReason::TeamsBusy);
+                let reason = match reason {
                     DeflectReason::Busy => "busy",
+                    DeflectReason::NotReady if teams_busy => "teams_busy",
                     DeflectReason::NotReady => "not_ready",
                     DeflectReason::UntrustedSource => "untrusted_source",
+                };
+                self.emit(Event::CallDeflected {
+                    from,
+                    reason: reason.into(),
+                    code,
+                });
+                if let (Some(teams), "teams_busy") = (&mut self.teams, reason) {
+                    teams.view.deflected += 1;
+                    let view = teams.view.clone();
+                    self.emit(Event::Teams(view));
                 }
-                .into(),
-                code,
-            }),
+            }
         }
     }
 
@@ -1092,13 +1214,6 @@ fn udp_local_address(udp: &UdpSocket, peer: SocketAddr) -> std::io::Result<Socke
     Ok(SocketAddr::new(probe.local_addr()?.ip(), bound.port()))
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(tokio::time::Instant::from_std(d)).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// The `audio_device` event of a device notice.
 fn audio_device_event(call: CallHandle, notice: DeviceNotice) -> Event {
     let call = call.to_string();
@@ -1127,5 +1242,13 @@ fn audio_device_event(call: CallHandle, notice: DeviceNotice) -> Event {
             name: Some(device.name),
             fell_back,
         },
+    }
+}
+
+/// The next report of the Teams sync; never, without one.
+async fn recv_teams(teams: &mut Option<Teams>) -> Option<FromSync> {
+    match teams {
+        Some(t) if !t.stopped => t.reports.recv().await,
+        _ => std::future::pending().await,
     }
 }

@@ -323,7 +323,8 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default().trim()
 }
 
-fn check_url(url: &str) -> Result<(), GraphSettingsError> {
+/// Checks a base URL: https, or http to this machine only.
+pub fn check_url(url: &str) -> Result<(), GraphSettingsError> {
     let parsed = reqwest::Url::parse(url).map_err(|e| GraphSettingsError::Url {
         url: url.to_owned(),
         problem: e.to_string(),

@@ -2,6 +2,7 @@
 //! configuration and secrets, around the sans-I/O core. One [`engine::AgentHandle`] is
 //! shared by the desktop shell and the headless `parley-cli`.
 
+mod clock;
 pub mod config;
 pub mod demo;
 pub mod dns;
@@ -12,6 +13,7 @@ pub mod media;
 pub mod protocol;
 pub mod secrets;
 pub mod store;
+pub mod teams;
 pub mod trace;
 pub mod transport;
 pub mod typescript;

@@ -1,6 +1,7 @@
 //! One task per call that moves RTP between a UDP socket and the audio engine's
 //! [`MediaSession`], paced by the session's own timer.
 
+use crate::clock::sleep_until;
 use audio_engine::device::{self, DeviceChoice, DeviceNotice, OutputSpec, Playback};
 use audio_engine::source::{Silence, SourceError};
 use audio_engine::{
@@ -227,7 +228,7 @@ async fn run(
 ) {
     let mut buf = vec![0u8; 2048];
     loop {
-        let wake = session.poll_timeout().map(tokio::time::Instant::from_std);
+        let wake = session.poll_timeout();
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
                 Ok((n, from)) => session.handle_packet(Instant::now(), from, &buf[..n]),
@@ -278,11 +279,4 @@ async fn run(
         lost = stats.packets_lost,
         "media ended"
     );
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }

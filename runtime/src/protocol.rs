@@ -214,8 +214,33 @@ pub enum Event {
         code: String,
         message: String,
     },
+    /// The Teams presence sync changed: its state, whether Teams keeps the agent busy, and
+    /// how many offers that turned away.
+    Teams(TeamsView),
     Status(Status),
     Stopped,
+}
+
+/// The Teams presence sync as the agent sees it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
+pub struct TeamsView {
+    /// `starting` (no answer from Graph yet), `active` (readings go through) or
+    /// `unavailable` (see `reason`; calls are not affected).
+    pub sync: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reason: Option<String>,
+    /// Teams keeps the agent busy (`not_ready` with the reason `teams_busy`).
+    pub busy: bool,
+    /// What Teams showed when it blocked the agent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub availability: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub activity: Option<String>,
+    /// Offers turned away because of Teams since the agent started.
+    pub deflected: u32,
 }
 
 /// Everything the agent knows now: what a window that opens late needs to show.

@@ -1,6 +1,7 @@
-//! The SIP password: from the OS keychain (Secret Service, Keychain, Credential Manager via
-//! `keyring`), or for headless use from an environment variable or a file only its owner
-//! can read. It is never read from the config file and never logged.
+//! Secrets (the SIP password, the Teams refresh token): from the OS keychain (Secret
+//! Service, Keychain, Credential Manager via `keyring`), or for headless use from an
+//! environment variable or a file only its owner can read. Never read from the config file
+//! and never logged.
 
 use crate::config::PasswordSource;
 use std::fmt;
@@ -81,6 +82,42 @@ pub fn delete_password(keyring_user: &str) -> Result<(), SecretError> {
     }
 }
 
+/// Keeps a secret that replaced the one read from `source` (a rotated refresh token): in
+/// the keychain, or in the file, rewritten in one step and readable by its owner only. An
+/// environment variable cannot be written: the new secret lives in memory only, and `false`
+/// says so.
+pub fn store_rotated(
+    source: &PasswordSource,
+    keyring_user: &str,
+    secret: &Secret,
+) -> Result<bool, SecretError> {
+    if source.env.is_some() {
+        return Ok(false);
+    }
+    if let Some(path) = &source.file {
+        let display = path.display().to_string();
+        let write_err = |source| SecretError::FileRead {
+            path: display.clone(),
+            source,
+        };
+        let temp = path.with_extension("new");
+        {
+            use std::io::Write;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(&temp).map_err(write_err)?;
+            file.write_all(secret.expose().as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(write_err)?;
+        }
+        std::fs::rename(&temp, path).map_err(write_err)?;
+        return Ok(true);
+    }
+    store_password(keyring_user, secret).map(|()| true)
+}
+
 fn read_file(path: &Path) -> Result<Secret, SecretError> {
     let display = path.display().to_string();
     let read_err = |source| SecretError::FileRead {
@@ -134,6 +171,30 @@ mod tests {
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         }
         assert_eq!(read_password(&source, "u").unwrap().expose(), "s3cret");
+    }
+
+    #[test]
+    fn a_rotated_secret_replaces_the_file_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("token");
+        std::fs::write(&path, "old").unwrap();
+        let source = PasswordSource {
+            file: Some(path.clone()),
+            ..PasswordSource::default()
+        };
+        assert!(store_rotated(&source, "u", &Secret::new("new".into())).unwrap());
+        assert_eq!(read_password(&source, "u").unwrap().expose(), "new");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let env = PasswordSource {
+            env: Some("X".into()),
+            ..PasswordSource::default()
+        };
+        assert!(!store_rotated(&env, "u", &Secret::new("new".into())).unwrap());
     }
 
     #[test]

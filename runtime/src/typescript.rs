@@ -43,6 +43,7 @@ pub fn protocol() -> String {
             crate::protocol::Event::decl(&cfg),
             crate::protocol::Status::decl(&cfg),
             crate::protocol::CallView::decl(&cfg),
+            crate::protocol::TeamsView::decl(&cfg),
             crate::protocol::CommandError::decl(&cfg),
             crate::store::CallRecord::decl(&cfg),
             crate::demo::DemoEvent::decl(&cfg),

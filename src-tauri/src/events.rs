@@ -30,6 +30,7 @@ pub fn name(event: &Event) -> Option<&'static str> {
         Event::Media { .. } => "media-changed",
         Event::Dtmf { .. } => "dtmf-received",
         Event::AudioDevice { .. } => "audio-device-changed",
+        Event::Teams(_) => "teams-changed",
         Event::Transfer { .. } => "transfer-progressed",
         Event::Error { .. } => "error-occurred",
         Event::Stopped => "agent-stopped",

@@ -156,6 +156,8 @@ pub struct ParleyConfig {
     pub agent: AgentConfig,
     /// Extra environment for the agent (e.g. `RUST_LOG`).
     pub env: Vec<(String, String)>,
+    /// `[teams]`, written as it is.
+    pub teams: Option<String>,
 }
 
 impl ParleyConfig {
@@ -193,6 +195,7 @@ impl ParleyConfig {
             media: MediaConfig::default(),
             agent: AgentConfig::default(),
             env: Vec::new(),
+            teams: None,
         }
     }
 
@@ -290,6 +293,29 @@ impl ParleyConfig {
     }
 
     /// An extra environment variable for the agent.
+    /// Presence sync with `graph` (the fake Entra/Graph), reading every `poll_seconds`; the
+    /// refresh token comes through the `PARLEY_TEAMS_TOKEN` variable.
+    pub fn teams(mut self, graph: &crate::graph::FakeGraph, poll_seconds: u32) -> Self {
+        let mut table = String::new();
+        kv(&mut table, "enabled", Some("true".into()));
+        kv(&mut table, "tenant", Some(toml_str(crate::graph::TENANT)));
+        kv(
+            &mut table,
+            "client_id",
+            Some(toml_str(crate::graph::CLIENT_ID)),
+        );
+        kv(&mut table, "graph_url", Some(toml_str(&graph.graph_url())));
+        kv(&mut table, "login_url", Some(toml_str(&graph.login_url())));
+        kv(&mut table, "poll_seconds", Some(poll_seconds.to_string()));
+        kv(
+            &mut table,
+            "refresh_token",
+            Some("{ env = \"PARLEY_TEAMS_TOKEN\" }".into()),
+        );
+        self.teams = Some(table);
+        self.env("PARLEY_TEAMS_TOKEN", &graph.first_refresh_token())
+    }
+
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
         self
@@ -429,6 +455,10 @@ impl ParleyConfig {
             "auto_answer",
             g.auto_answer.map(|v| v.to_string()),
         );
+        if let Some(teams) = &self.teams {
+            toml.push_str("\n[teams]\n");
+            toml.push_str(teams);
+        }
         toml
     }
 }

@@ -284,6 +284,9 @@ export function applyEvent(model: Model, e: Event, now: number): Model {
     case 'call_deflected':
     case 'audio_device':
     case 'error':
+    // Teams presence sync is configured only for the headless agent so far: the window
+    // has no Teams sign-in yet to show a sync for.
+    case 'teams':
       return model;
   }
 }

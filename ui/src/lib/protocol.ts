@@ -17,7 +17,7 @@ to: string, } | { "event": "call_state", call: string, state: string, held_by?: 
 /**
  * The device chosen is missing and the system default stands in.
  */
-fell_back: boolean, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "status" } & Status | { "event": "stopped" };
+fell_back: boolean, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "teams" } & TeamsView | { "event": "status" } & Status | { "event": "stopped" };
 
 export type Status = { 
 /**
@@ -54,6 +54,25 @@ state: string, held_by?: string, muted: boolean, codec?: string,
  * Unix milliseconds.
  */
 started_at: number, connected_at?: number, };
+
+export type TeamsView = { 
+/**
+ * `starting` (no answer from Graph yet), `active` (readings go through) or
+ * `unavailable` (see `reason`; calls are not affected).
+ */
+sync: string, reason?: string, 
+/**
+ * Teams keeps the agent busy (`not_ready` with the reason `teams_busy`).
+ */
+busy: boolean, 
+/**
+ * What Teams showed when it blocked the agent.
+ */
+availability?: string, activity?: string, 
+/**
+ * Offers turned away because of Teams since the agent started.
+ */
+deflected: number, };
 
 export type CommandError = { code: string, message: string, };
 
