@@ -57,17 +57,18 @@ pub enum GraphSettingsError {
 }
 
 #[derive(Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    refresh_token: Option<String>,
-    expires_in: u64,
+pub(crate) struct TokenResponse {
+    pub(crate) access_token: String,
+    pub(crate) refresh_token: Option<String>,
+    pub(crate) expires_in: u64,
 }
 
+/// An error answer of the Microsoft identity platform (RFC 6749 §5.2).
 #[derive(Deserialize)]
-struct OAuthError {
-    error: String,
+pub(crate) struct OAuthError {
+    pub(crate) error: String,
     #[serde(default)]
-    error_description: String,
+    pub(crate) error_description: String,
 }
 
 #[derive(Deserialize)]
@@ -99,16 +100,7 @@ impl GraphClient {
         refresh_token: String,
         extra_ca: Option<&std::path::Path>,
     ) -> Result<Self, GraphSettingsError> {
-        for url in [&settings.graph_url, &settings.login_url] {
-            check_url(url)?;
-        }
-        let tls = crate::transport::tls_client_config(extra_ca).map_err(GraphSettingsError::Tls)?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(TIMEOUT)
-            .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| GraphSettingsError::Tls(e.to_string()))?;
+        let http = http_client(&settings, extra_ca)?;
         Ok(GraphClient {
             http,
             settings,
@@ -221,11 +213,7 @@ impl GraphClient {
                 return Ok(token.clone());
             }
         }
-        let url = format!(
-            "{}/{}/oauth2/v2.0/token",
-            self.settings.login_url,
-            encode_path_segment(&self.settings.tenant)
-        );
+        let url = token_url(&self.settings);
         let form = [
             ("client_id", self.settings.client_id.as_str()),
             ("grant_type", "refresh_token"),
@@ -319,8 +307,37 @@ async fn classify(status: u16, response: reqwest::Response) -> Refused {
 }
 
 /// The first line of an Entra error description (the rest is trace and correlation ids).
-fn first_line(text: &str) -> &str {
+pub(crate) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default().trim()
+}
+
+/// The HTTPS client for Graph and the sign-in, after checking their URLs: the runtime's
+/// verifying TLS configuration, a timeout on every request.
+pub(crate) fn http_client(
+    settings: &GraphSettings,
+    extra_ca: Option<&std::path::Path>,
+) -> Result<reqwest::Client, GraphSettingsError> {
+    for url in [&settings.graph_url, &settings.login_url] {
+        check_url(url)?;
+    }
+    let tls = crate::transport::tls_client_config(extra_ca).map_err(GraphSettingsError::Tls)?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .timeout(TIMEOUT)
+        .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
+        // The sign-in's redirect to the loopback is for the browser, never followed here.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| GraphSettingsError::Tls(e.to_string()))
+}
+
+/// The token endpoint of the tenant.
+pub(crate) fn token_url(settings: &GraphSettings) -> String {
+    format!(
+        "{}/{}/oauth2/v2.0/token",
+        settings.login_url,
+        encode_path_segment(&settings.tenant)
+    )
 }
 
 /// Checks a base URL: https, or http to this machine only.

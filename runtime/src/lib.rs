@@ -12,6 +12,7 @@ pub mod headless;
 pub mod media;
 pub mod protocol;
 pub mod secrets;
+pub mod signin;
 pub mod store;
 pub mod teams;
 pub mod trace;

@@ -18,6 +18,13 @@
 //! - `POST /v1.0/users/{id}/presence/clearPresence`: `sessionId` required (`400`), `404`
 //!   when there is no such session.
 //! - Injected failures for the next requests: `429` with `Retry-After`, `503`.
+//! - Sign-in: `GET /{tenant}/oauth2/v2.0/authorize` (the browser's side: the user consents
+//!   at once, or declines when told to) redirects to a loopback `redirect_uri` with a code;
+//!   `grant_type=authorization_code` needs the same `redirect_uri` and the PKCE verifier
+//!   whose S256 is the challenge (RFC 7636 §4.6), once. `POST .../devicecode` hands out a
+//!   device code; `grant_type=urn:ietf:params:oauth:grant-type:device_code` answers
+//!   `authorization_pending` until the user approves, `slow_down` when polled sooner than
+//!   the interval, `authorization_declined`, `expired_token` (RFC 8628 §3.5).
 //!
 //! The server runs on its own thread with its own tokio runtime, so that tests stay plain
 //! blocking code like the rest of the rig.
@@ -79,7 +86,33 @@ struct Graph {
     injected: VecDeque<Injected>,
     /// Method and path of every request, in order.
     log: Vec<String>,
+    /// The user consents in the browser.
+    consent: bool,
+    /// Authorization codes: their PKCE challenge and redirect URI.
+    codes: HashMap<String, (String, String)>,
+    devices: HashMap<String, Device>,
+    device_lifetime: Duration,
+    slow_down_next: bool,
 }
+
+/// A device code and what its user did.
+#[derive(Debug)]
+struct Device {
+    user_code: String,
+    state: DeviceState,
+    last_poll: Option<Instant>,
+    expires: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceState {
+    Pending,
+    Approved,
+    Declined,
+}
+
+/// The polling interval the fake's device codes ask for.
+pub const DEVICE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The running fake.
 pub struct FakeGraph {
@@ -114,9 +147,16 @@ impl FakeGraph {
             last_aggregate: None,
             injected: VecDeque::new(),
             log: Vec::new(),
+            consent: true,
+            codes: HashMap::new(),
+            devices: HashMap::new(),
+            device_lifetime: Duration::from_secs(900),
+            slow_down_next: false,
         }));
         let app = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(token))
+            .route("/{tenant}/oauth2/v2.0/authorize", get(authorize))
+            .route("/{tenant}/oauth2/v2.0/devicecode", post(device_code))
             .route("/v1.0/me/presence", get(my_presence))
             .route("/v1.0/users/{id}/presence/{action}", post(presence_action))
             .with_state(Arc::clone(&state));
@@ -214,6 +254,34 @@ impl FakeGraph {
     /// The next requests get these failures, in order.
     pub fn inject(&self, failures: &[Injected]) {
         self.graph().injected.extend(failures.iter().copied());
+    }
+
+    /// Whether the user consents when the browser asks.
+    pub fn set_consent(&self, consent: bool) {
+        self.graph().consent = consent;
+    }
+
+    /// Device codes expire this long after they are issued.
+    pub fn set_device_lifetime(&self, lifetime: Duration) {
+        self.graph().device_lifetime = lifetime;
+    }
+
+    /// The next device-code poll is told to slow down (RFC 8628 §3.5).
+    pub fn demand_slower_polling(&self) {
+        self.graph().slow_down_next = true;
+    }
+
+    /// The user enters `user_code` and approves (`true`) or declines.
+    pub fn answer_device(&self, user_code: &str, approve: bool) {
+        for device in self.graph().devices.values_mut() {
+            if device.user_code == user_code {
+                device.state = if approve {
+                    DeviceState::Approved
+                } else {
+                    DeviceState::Declined
+                };
+            }
+        }
     }
 
     /// `METHOD /path` of every request so far.
@@ -346,20 +414,74 @@ async fn token(
             "AADSTS700016: Application with identifier was not found in the directory.",
         );
     }
-    if field("grant_type") != "refresh_token" {
-        return oauth_error(
-            "unsupported_grant_type",
-            "AADSTS70003: unsupported grant type.",
-        );
+    match field("grant_type") {
+        "refresh_token" => {
+            let presented = field("refresh_token").to_owned();
+            let Some(position) = graph.refresh_tokens.iter().position(|t| *t == presented) else {
+                return expired_grant();
+            };
+            graph.refresh_tokens.remove(position);
+        }
+        "authorization_code" => {
+            // One use; the same redirect URI; the verifier whose S256 is the challenge.
+            let Some((challenge, redirect_uri)) = graph.codes.remove(field("code")) else {
+                return expired_grant();
+            };
+            if redirect_uri != field("redirect_uri") {
+                return oauth_error(
+                    "invalid_grant",
+                    "AADSTS50148: The redirect_uri does not match.",
+                );
+            }
+            if s256(field("code_verifier")) != challenge {
+                return oauth_error(
+                    "invalid_grant",
+                    "AADSTS501481: The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+                );
+            }
+        }
+        "urn:ietf:params:oauth:grant-type:device_code" => {
+            let now = Instant::now();
+            let demanded = std::mem::take(&mut graph.slow_down_next);
+            let Some(device) = graph.devices.get_mut(field("device_code")) else {
+                return oauth_error("bad_verification_code", "AADSTS70019: unknown device code.");
+            };
+            let too_soon = device
+                .last_poll
+                .is_some_and(|last| now < last + DEVICE_INTERVAL - Duration::from_millis(100));
+            device.last_poll = Some(now);
+            if now >= device.expires {
+                return oauth_error("expired_token", "AADSTS70020: The provided value for the input parameter 'device_code' is not valid. This device code has expired.");
+            }
+            if too_soon || demanded {
+                return oauth_error("slow_down", "Polling too fast.");
+            }
+            match device.state {
+                DeviceState::Pending => {
+                    return oauth_error(
+                        "authorization_pending",
+                        "AADSTS70016: OAuth 2.0 device flow error. Authorization is pending.",
+                    );
+                }
+                DeviceState::Declined => {
+                    return oauth_error(
+                        "authorization_declined",
+                        "AADSTS70000: The user declined.",
+                    );
+                }
+                DeviceState::Approved => {
+                    let code = field("device_code").to_owned();
+                    graph.devices.remove(&code);
+                }
+            }
+        }
+        _ => {
+            return oauth_error(
+                "unsupported_grant_type",
+                "AADSTS70003: unsupported grant type.",
+            )
+        }
     }
-    let presented = field("refresh_token").to_owned();
-    let Some(position) = graph.refresh_tokens.iter().position(|t| *t == presented) else {
-        return oauth_error(
-            "invalid_grant",
-            "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.\r\nTrace ID: 0000\r\nCorrelation ID: 0000",
-        );
-    };
-    graph.refresh_tokens.remove(position);
     graph.issued += 1;
     let refresh = format!("refresh-{}", graph.issued);
     let access = format!("access-{}", graph.issued);
@@ -484,4 +606,107 @@ async fn presence_action(
         )
             .into_response(),
     }
+}
+
+fn expired_grant() -> Response {
+    oauth_error(
+        "invalid_grant",
+        "AADSTS70008: The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.\r\nTrace ID: 0000\r\nCorrelation ID: 0000",
+    )
+}
+
+/// BASE64URL(SHA-256(verifier)), the PKCE `S256` challenge (RFC 7636 §4.2).
+fn s256(verifier: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()))
+}
+
+/// The browser's side of the sign-in: checks the request, then (the user consenting at
+/// once) redirects to the app's loopback address with a code, or with `access_denied`.
+async fn authorize(
+    State(state): Shared,
+    Path(tenant): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let mut graph = lock(&state);
+    graph
+        .log
+        .push(format!("GET /{tenant}/oauth2/v2.0/authorize"));
+    let field = |name: &str| query.get(name).map(String::as_str).unwrap_or_default();
+    let redirect_uri = field("redirect_uri").to_owned();
+    let loopback = redirect_uri.starts_with("http://localhost:")
+        || redirect_uri.starts_with("http://127.0.0.1:");
+    if field("client_id") != graph.client_id || !loopback {
+        // Entra shows an error page and does not redirect to an unknown address.
+        return (
+            StatusCode::BAD_REQUEST,
+            "AADSTS50011: The redirect URI does not match.",
+        )
+            .into_response();
+    }
+    let problem = if field("response_type") != "code" {
+        Some("unsupported_response_type")
+    } else if field("code_challenge_method") != "S256" || field("code_challenge").len() < 43 {
+        Some("invalid_request")
+    } else if !field("scope").split(' ').any(|s| s == "offline_access") {
+        Some("invalid_scope")
+    } else {
+        None
+    };
+    let state_param = field("state").to_owned();
+    let target = match (problem, graph.consent) {
+        (Some(error), _) => format!("{redirect_uri}?error={error}&state={state_param}"),
+        (None, false) => format!(
+            "{redirect_uri}?error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent&state={state_param}"
+        ),
+        (None, true) => {
+            graph.issued += 1;
+            let code = format!("code-{}", graph.issued);
+            let challenge = field("code_challenge").to_owned();
+            graph.codes.insert(code.clone(), (challenge, redirect_uri.clone()));
+            format!("{redirect_uri}?code={code}&state={state_param}")
+        }
+    };
+    (StatusCode::FOUND, [("Location", target)]).into_response()
+}
+
+async fn device_code(
+    State(state): Shared,
+    Path(tenant): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let mut graph = lock(&state);
+    graph
+        .log
+        .push(format!("POST /{tenant}/oauth2/v2.0/devicecode"));
+    if form.get("client_id").map(String::as_str) != Some(graph.client_id.as_str()) {
+        return oauth_error(
+            "unauthorized_client",
+            "AADSTS700016: Application not found.",
+        );
+    }
+    graph.issued += 1;
+    let user_code = format!("PRLY{:04}", graph.issued);
+    let device_code = format!("device-{}", graph.issued);
+    let lifetime = graph.device_lifetime;
+    graph.devices.insert(
+        device_code.clone(),
+        Device {
+            user_code: user_code.clone(),
+            state: DeviceState::Pending,
+            last_poll: None,
+            expires: Instant::now() + lifetime,
+        },
+    );
+    Json(json!({
+        "device_code": device_code,
+        "user_code": user_code,
+        "verification_uri": "https://microsoft.com/devicelogin",
+        "expires_in": lifetime.as_secs(),
+        "interval": DEVICE_INTERVAL.as_secs(),
+        "message": format!("To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code {user_code} to authenticate."),
+    }))
+    .into_response()
 }

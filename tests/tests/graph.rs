@@ -7,19 +7,59 @@ use std::time::Duration;
 use parley_core::presence::{Activity, Availability, Failure, SessionActivity};
 use parley_e2e::graph::{FakeGraph, Injected, CLIENT_ID, TENANT, USER_ID};
 use parley_runtime::graph::{GraphClient, GraphSettings};
+use parley_runtime::signin::{self, SignInError};
+use std::io::{Read, Write};
+use std::time::Instant;
+
+fn settings(fake: &FakeGraph) -> GraphSettings {
+    GraphSettings {
+        graph_url: fake.graph_url(),
+        login_url: fake.login_url(),
+        tenant: TENANT.into(),
+        client_id: CLIENT_ID.into(),
+    }
+}
 
 fn client(fake: &FakeGraph) -> GraphClient {
-    GraphClient::new(
-        GraphSettings {
-            graph_url: fake.graph_url(),
-            login_url: fake.login_url(),
-            tenant: TENANT.into(),
-            client_id: CLIENT_ID.into(),
-        },
-        fake.first_refresh_token(),
-        None,
-    )
-    .expect("valid settings")
+    GraphClient::new(settings(fake), fake.first_refresh_token(), None).expect("valid settings")
+}
+
+/// One HTTP/1.1 request on a fresh connection: the status and the `Location` header.
+fn http(method: &str, url: &str, form: &str) -> (u16, Option<String>) {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = std::net::TcpStream::connect(host).expect("connect");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("receive");
+    let status = answer[9..12].parse().expect("a status");
+    let location = answer
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
+        .map(str::to_owned);
+    (status, location)
+}
+
+/// The browser: opens the sign-in page (the fake consents or declines at once) and
+/// follows its redirect to Parley's loopback listener.
+fn browser(url: &str) {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let (status, location) = http("GET", &url, "");
+        assert_eq!(status, 302, "{url}");
+        let location = location.expect("a redirect");
+        assert!(location.starts_with("http://localhost:"), "{location}");
+        let to_loopback = location.replacen("localhost", "127.0.0.1", 1);
+        let (status, _) = http("GET", &to_loopback, "");
+        assert_eq!(status, 200);
+    });
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -269,4 +309,148 @@ fn the_fake_refuses_what_graph_refuses() {
         404,
         "already cleared"
     );
+}
+
+#[test]
+fn signing_in_in_the_browser_uses_pkce_and_yields_a_working_refresh_token() {
+    let fake = FakeGraph::start();
+    let rt = runtime();
+    let token = rt
+        .block_on(signin::with_browser(
+            &settings(&fake),
+            None,
+            browser,
+            Duration::from_secs(30),
+        ))
+        .expect("signed in");
+    assert!(fake
+        .valid_refresh_tokens()
+        .contains(&token.expose().to_owned()));
+    let mut graph = GraphClient::new(settings(&fake), token.expose().to_owned(), None).unwrap();
+    rt.block_on(graph.read_presence())
+        .expect("the new sign-in reads presence");
+
+    // The user declines consent: said so, nothing issued.
+    fake.set_consent(false);
+    let declined = rt.block_on(signin::with_browser(
+        &settings(&fake),
+        None,
+        browser,
+        Duration::from_secs(30),
+    ));
+    assert!(
+        matches!(declined, Err(SignInError::Declined)),
+        "{declined:?}"
+    );
+    // Nobody answers in the browser: a timeout, not a hang.
+    let ignored = rt.block_on(signin::with_browser(
+        &settings(&fake),
+        None,
+        |_| {},
+        Duration::from_millis(300),
+    ));
+    assert!(
+        matches!(ignored, Err(SignInError::Timeout(_))),
+        "{ignored:?}"
+    );
+}
+
+#[test]
+fn the_token_endpoint_checks_the_pkce_verifier_and_the_redirect() {
+    let fake = FakeGraph::start();
+    // A code issued for a challenge (the S256 of RFC 7636 Appendix B's verifier).
+    let authorize = format!(
+        "{}/{TENANT}/oauth2/v2.0/authorize?client_id={CLIENT_ID}&response_type=code&redirect_uri=http%3A%2F%2Flocalhost%3A1%2F&scope=offline_access&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        fake.login_url()
+    );
+    let code = || {
+        let (_, location) = http("GET", &authorize, "");
+        let location = location.expect("redirect");
+        location
+            .split("code=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let token_url = format!("{}/{TENANT}/oauth2/v2.0/token", fake.login_url());
+    let exchange = |code: &str, verifier: &str, redirect: &str| {
+        http(
+            "POST",
+            &token_url,
+            &format!("client_id={CLIENT_ID}&grant_type=authorization_code&code={code}&redirect_uri={redirect}&code_verifier={verifier}"),
+        )
+        .0
+    };
+    let right = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let redirect = "http%3A%2F%2Flocalhost%3A1%2F";
+    assert_eq!(
+        exchange(
+            &code(),
+            "not-the-verifier-of-this-challenge-at-all-x",
+            redirect
+        ),
+        400
+    );
+    assert_eq!(
+        exchange(&code(), right, "http%3A%2F%2Flocalhost%3A2%2F"),
+        400
+    );
+    let good = code();
+    assert_eq!(exchange(&good, right, redirect), 200);
+    assert_eq!(exchange(&good, right, redirect), 400, "a code works once");
+}
+
+#[test]
+fn signing_in_with_a_device_code_waits_slows_down_and_reports_every_ending() {
+    let fake = FakeGraph::start();
+    let rt = runtime();
+    // Approved after a few polls, one of them told to slow down.
+    let started = Instant::now();
+    let token = std::thread::scope(|scope| {
+        let (code_tx, code_rx) = std::sync::mpsc::channel::<String>();
+        let fake = &fake;
+        scope.spawn(move || {
+            let user_code = code_rx.recv().expect("the code was shown");
+            std::thread::sleep(Duration::from_millis(1_500));
+            fake.demand_slower_polling();
+            std::thread::sleep(Duration::from_millis(1_000));
+            fake.answer_device(&user_code, true);
+        });
+        rt.block_on(signin::with_device_code(&settings(fake), None, |code| {
+            assert!(code.message.contains(&code.user_code), "{code:?}");
+            assert_eq!(code.verification_uri, "https://microsoft.com/devicelogin");
+            code_tx.send(code.user_code.clone()).unwrap();
+        }))
+    })
+    .expect("signed in");
+    assert!(fake
+        .valid_refresh_tokens()
+        .contains(&token.expose().to_owned()));
+    // The slow_down added 5 s to the interval.
+    assert!(
+        started.elapsed() >= Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Declined on the other device.
+    let declined = std::thread::scope(|scope| {
+        let (code_tx, code_rx) = std::sync::mpsc::channel::<String>();
+        let fake = &fake;
+        scope.spawn(move || fake.answer_device(&code_rx.recv().unwrap(), false));
+        rt.block_on(signin::with_device_code(&settings(fake), None, |code| {
+            code_tx.send(code.user_code.clone()).unwrap();
+        }))
+    });
+    assert!(
+        matches!(declined, Err(SignInError::Declined)),
+        "{declined:?}"
+    );
+    // Never entered: expired.
+    fake.set_device_lifetime(Duration::from_secs(2));
+    let expired = rt.block_on(signin::with_device_code(&settings(&fake), None, |_| {}));
+    assert!(matches!(expired, Err(SignInError::Expired)), "{expired:?}");
 }

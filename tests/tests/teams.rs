@@ -187,3 +187,50 @@ fn a_missing_sign_in_is_reported_and_calls_go_on() {
     let status = agent.quit(wait::MEDIUM);
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn parley_cli_signs_in_with_a_device_code_and_keeps_the_token_in_its_file() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new("teams_cli_sign_in");
+    let graph = FakeGraph::start();
+    let token_file = dir.path().join("teams-token");
+    let mut config = ParleyConfig::standalone(AGENT).teams(&graph, 10);
+    let table = config.teams.take().expect("a [teams] table");
+    config.teams = Some(table.replace(
+        "refresh_token = { env = \"PARLEY_TEAMS_TOKEN\" }",
+        &format!("refresh_token = {{ file = \"{}\" }}", token_file.display()),
+    ));
+    let config_file = dir.path().join("agent.toml");
+    std::fs::write(&config_file, config.to_toml()).unwrap();
+    let mut child = std::process::Command::new(ParleyCli::binary())
+        .args(["teams-sign-in", "--device-code", "--config"])
+        .arg(&config_file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("parley-cli runs");
+    // The user reads the code and enters it on another device.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let message = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("devicelogin"))
+        .expect("the sign-in instructions");
+    let user_code = message
+        .split_whitespace()
+        .find(|w| w.starts_with("PRLY"))
+        .expect("the code in the instructions");
+    graph.answer_device(user_code, true);
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stored = std::fs::read_to_string(&token_file).expect("the token file");
+    assert!(graph.valid_refresh_tokens().contains(&stored));
+    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(
+        !String::from_utf8_lossy(&output.stdout).contains(&stored),
+        "the token is never shown"
+    );
+}

@@ -38,6 +38,15 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Sign in to Microsoft Teams for presence sync ([teams] of the configuration) and keep
+    /// the refresh token where `teams.refresh_token` says (the OS keychain by default).
+    TeamsSignIn {
+        #[arg(long)]
+        config: PathBuf,
+        /// Sign in on another device with a code, instead of this machine's browser.
+        #[arg(long)]
+        device_code: bool,
+    },
     /// Run the demo contact center on loopback.
     DemoPeer {
         #[arg(long, default_value = "127.0.0.1:5070")]
@@ -95,6 +104,10 @@ async fn run(command: Cmd) -> ExitCode {
             }
         },
         Cmd::StorePassword { config } => store_password(config),
+        Cmd::TeamsSignIn {
+            config,
+            device_code,
+        } => teams_sign_in(config, device_code).await,
         Cmd::DemoPeer {
             listen,
             interval,
@@ -200,6 +213,88 @@ async fn agent(path: PathBuf) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// How long the browser sign-in waits for the user.
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
+
+async fn teams_sign_in(path: PathBuf, device_code: bool) -> ExitCode {
+    use parley_runtime::signin;
+    let settings = match Config::load(&path) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(teams) = settings.teams else {
+        eprintln!("{}: [teams] is not enabled", path.display());
+        return ExitCode::from(2);
+    };
+    let ca = settings.tls_ca_file.as_deref();
+    let token = if device_code {
+        signin::with_device_code(&teams.graph, ca, |code| {
+            eprintln!("{}", code.message);
+        })
+        .await
+    } else {
+        signin::with_browser(
+            &teams.graph,
+            ca,
+            |url| {
+                eprintln!("Open this address in a browser to sign in to Microsoft Teams:\n{url}");
+                if let Err(e) = open_browser(url) {
+                    eprintln!("(the browser could not be started: {e})");
+                }
+            },
+            SIGN_IN_TIMEOUT,
+        )
+        .await
+    };
+    let token = match token {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match secrets::store_rotated(&teams.refresh_token, &teams.keyring_user(), &token) {
+        Ok(true) => {
+            println!("signed in to Microsoft Teams; the sign-in is kept for presence sync");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            eprintln!(
+                "signed in, but teams.refresh_token names an environment variable, which cannot be written: use keyring = true or a file"
+            );
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens `url` in the desktop's browser (`xdg-open`, `open`, the URL protocol handler),
+/// never through a shell, which would read `&` in the query as its own.
+fn open_browser(url: &str) -> std::io::Result<()> {
+    let mut command = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut c = std::process::Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    command
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
 }
 
 fn store_password(path: PathBuf) -> ExitCode {
