@@ -280,12 +280,12 @@ export function applyEvent(model: Model, e: Event, now: number): Model {
         registration: { state: 'unregistered' },
         connection: {},
       };
+    // Shown elsewhere or not at all. `teams`: the window has no Teams chip yet (presence
+    // sync is signed in with `parley-cli teams-sign-in`); its block shows as the agent state.
     case 'result':
     case 'call_deflected':
     case 'audio_device':
     case 'error':
-    // Teams presence sync is configured only for the headless agent so far: the window
-    // has no Teams sign-in yet to show a sync for.
     case 'teams':
       return model;
   }
