@@ -446,8 +446,9 @@ fn calls_ring_and_talk_on_the_devices_chosen_in_the_settings() {
             .expect("test speaker");
         (heard.join().unwrap(), rang.join().unwrap())
     });
-    // A second of decaying notes: about a quarter of it above −30 dBFS.
-    assert!(loud(&heard) > 1_500, "the speaker test was not heard");
+    // A second of decaying notes, about a quarter of it above −30 dBFS (2 400 samples seen
+    // here); a tenth of a second of it is proof enough on a loaded machine.
+    assert!(loud(&heard) > 800, "the speaker test was not heard");
     assert_eq!(loud(&rang), 0, "the speaker test rang on the ring device");
     web.press(keys::ESCAPE).expect("close the settings");
     web.wait_gone(&css("settings-dialog"), wait::MEDIUM);
