@@ -2,14 +2,11 @@
 
 use std::sync::Arc;
 
-use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::traits::DeviceTrait;
 
 use super::resample::Resampler;
 use super::supervisor::{SupervisedStream, Supervisor};
-use super::{
-    find, on_stream_error, stream_config, DeviceChoice, DeviceError, DeviceInfo, DeviceNotice,
-    Direction, StreamState, OPEN_TIMEOUT, RATE,
-};
+use super::{DeviceChoice, DeviceError, DeviceNotice, Direction, Live, Prepared, RATE};
 use crate::source::AudioSource;
 
 /// The stream of a [`Capture`]: an input device read as 8 kHz mono by the media task.
@@ -19,49 +16,31 @@ use crate::source::AudioSource;
 /// device's and the packet pacer's) drift apart, so when more than 100 ms have piled up the
 /// oldest audio is dropped down to 40 ms: the agent's voice must not lag behind.
 pub struct CaptureStream {
-    _stream: cpal::Stream,
+    live: Live,
     ring: rtrb::Consumer<f32>,
-    state: Arc<StreamState>,
     resampler: Resampler,
     /// Device-rate samples above which the backlog is cut, and what it is cut to.
     max_backlog: usize,
     target_backlog: usize,
-    info: DeviceInfo,
-    fell_back: bool,
 }
 
 impl SupervisedStream for CaptureStream {
     const DIRECTION: Direction = Direction::Input;
 
-    fn state(&self) -> &StreamState {
-        &self.state
-    }
-
-    fn info(&self) -> &DeviceInfo {
-        &self.info
-    }
-
-    fn fell_back(&self) -> bool {
-        self.fell_back
+    fn live(&self) -> &Live {
+        &self.live
     }
 
     /// Opens and starts the chosen input device (the default if a named one is gone).
     fn open(choice: &DeviceChoice) -> Result<Self, DeviceError> {
-        let found = find(Direction::Input, choice)?;
-        let config = stream_config(&found, Direction::Input)?;
-        let open_error = |e: cpal::Error| DeviceError::Open {
-            direction: Direction::Input,
-            device: found.info.id.clone(),
-            reason: e.to_string(),
-        };
-        let rate = config.sample_rate as usize;
-        let (mut producer, ring) = rtrb::RingBuffer::new(rate / 2);
-        let state = Arc::new(StreamState::default());
-        let channels = usize::from(config.channels.max(1));
-        let callback_state = Arc::clone(&state);
-        let stream = found
-            .device
-            .build_input_stream(
+        let prepared = Prepared::new(Direction::Input, choice)?;
+        let rate = prepared.rate();
+        let samples = rate as usize;
+        let (mut producer, ring) = rtrb::RingBuffer::new(samples / 2);
+        let channels = prepared.channels();
+        let callback_state = Arc::clone(&prepared.state);
+        let live = prepared.start(|device, config, on_error, timeout| {
+            device.build_input_stream(
                 config,
                 move |data: &[f32], _: &cpal::InputCallbackInfo| {
                     callback_state.alive();
@@ -77,21 +56,16 @@ impl SupervisedStream for CaptureStream {
                         callback_state.count_xruns(dropped);
                     }
                 },
-                on_stream_error(Arc::clone(&state)),
-                Some(OPEN_TIMEOUT),
+                on_error,
+                timeout,
             )
-            .map_err(open_error)?;
-        stream.play().map_err(open_error)?;
-        tracing::debug!(device = %found.info.id, rate, channels, "capture started");
+        })?;
         Ok(Self {
-            _stream: stream,
+            live,
             ring,
-            state,
-            resampler: Resampler::new(config.sample_rate, RATE),
-            max_backlog: rate / 10,
-            target_backlog: rate / 25,
-            info: found.info,
-            fell_back: found.fell_back,
+            resampler: Resampler::new(rate, RATE),
+            max_backlog: samples / 10,
+            target_backlog: samples / 25,
         })
     }
 }

@@ -24,6 +24,7 @@ mod supervisor;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cpal::traits::{DeviceTrait, HostTrait};
@@ -300,10 +301,9 @@ fn stream_config(found: &Found, direction: Direction) -> Result<cpal::StreamConf
     })
 }
 
-/// What a device callback and its owner share: counters and the level, all atomics
-/// (public only as part of [`supervisor::SupervisedStream`]; nothing in it is).
+/// What a device callback and its owner share: counters and the level, all atomics.
 #[derive(Debug, Default)]
-pub struct StreamState {
+pub(crate) struct StreamState {
     pub(crate) peak: PeakMeter,
     /// Samples the ring had no room for (capture) or did not have (playback).
     pub(crate) xruns: AtomicU64,
@@ -363,14 +363,115 @@ pub struct DeviceStats {
     pub failed: bool,
 }
 
+/// The error callback of a stream, as cpal takes it.
+type ErrorCallback = Box<dyn FnMut(cpal::Error) + Send>;
+
 /// The error callback of every stream: marks the stream failed when the error is one it
 /// does not recover from. It runs on the backend's thread, not the audio callback's, so it
 /// may log.
-fn on_stream_error(state: std::sync::Arc<StreamState>) -> impl FnMut(cpal::Error) + Send {
-    move |error: cpal::Error| {
+fn on_stream_error(state: Arc<StreamState>) -> ErrorCallback {
+    Box::new(move |error: cpal::Error| {
         let fatal = !matches!(error.kind(), cpal::ErrorKind::Xrun);
         if fatal && !state.failed.swap(true, Ordering::Relaxed) {
             tracing::warn!(%error, "audio device stream failed");
         }
+    })
+}
+
+/// A device found and the format of its stream decided, before the stream is built: what
+/// every kind of stream ([`Capture`], [`Playback`], [`ClipPlayer`]) does first.
+struct Prepared {
+    found: Found,
+    direction: Direction,
+    config: cpal::StreamConfig,
+    /// Shared with the stream's callbacks.
+    state: Arc<StreamState>,
+}
+
+impl Prepared {
+    fn new(direction: Direction, choice: &DeviceChoice) -> Result<Self, DeviceError> {
+        let found = find(direction, choice)?;
+        let config = stream_config(&found, direction)?;
+        Ok(Prepared {
+            found,
+            direction,
+            config,
+            state: Arc::default(),
+        })
+    }
+
+    /// The sample rate of the stream, in Hz.
+    fn rate(&self) -> u32 {
+        self.config.sample_rate
+    }
+
+    /// Interleaved channels per frame.
+    fn channels(&self) -> usize {
+        usize::from(self.config.channels.max(1))
+    }
+
+    /// Builds the stream with `build` (given the device, the format, the error callback
+    /// and the time it may take to open) and starts it.
+    fn start(
+        self,
+        build: impl FnOnce(
+            &cpal::Device,
+            cpal::StreamConfig,
+            ErrorCallback,
+            Option<Duration>,
+        ) -> Result<cpal::Stream, cpal::Error>,
+    ) -> Result<Live, DeviceError> {
+        let open_error = |e: cpal::Error| DeviceError::Open {
+            direction: self.direction,
+            device: self.found.info.id.clone(),
+            reason: e.to_string(),
+        };
+        let stream = build(
+            &self.found.device,
+            self.config,
+            on_stream_error(Arc::clone(&self.state)),
+            Some(OPEN_TIMEOUT),
+        )
+        .map_err(open_error)?;
+        cpal::traits::StreamTrait::play(&stream).map_err(open_error)?;
+        tracing::debug!(
+            device = %self.found.info.id,
+            direction = %self.direction,
+            rate = self.config.sample_rate,
+            channels = self.config.channels,
+            "device stream started"
+        );
+        Ok(Live {
+            _stream: stream,
+            state: self.state,
+            info: self.found.info,
+            fell_back: self.found.fell_back,
+        })
+    }
+}
+
+/// A started device stream and what every kind of stream keeps of it (dropping it stops
+/// the stream).
+pub struct Live {
+    _stream: cpal::Stream,
+    state: Arc<StreamState>,
+    info: DeviceInfo,
+    /// The device chosen is missing and the system default stands in.
+    fell_back: bool,
+}
+
+impl Live {
+    pub(crate) fn state(&self) -> &StreamState {
+        &self.state
+    }
+
+    /// The device in use.
+    pub fn info(&self) -> &DeviceInfo {
+        &self.info
+    }
+
+    /// Whether the named device was missing and the system default stands in.
+    pub fn fell_back(&self) -> bool {
+        self.fell_back
     }
 }

@@ -2,14 +2,11 @@
 
 use std::sync::Arc;
 
-use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::traits::DeviceTrait;
 
 use super::resample::Resampler;
 use super::supervisor::{SupervisedStream, Supervisor};
-use super::{
-    find, on_stream_error, stream_config, DeviceChoice, DeviceError, DeviceInfo, DeviceNotice,
-    Direction, StreamState, OPEN_TIMEOUT, RATE,
-};
+use super::{DeviceChoice, DeviceError, DeviceNotice, Direction, Live, Prepared, RATE};
 use crate::sink::AudioOutput;
 
 /// The stream of a [`Playback`]: an output device written as 8 kHz mono by the media task.
@@ -21,49 +18,31 @@ use crate::sink::AudioOutput;
 /// grow without bound when the sender's clock runs fast. (The adaptive jitter buffer of
 /// the full audio engine takes over this job.)
 pub struct PlaybackStream {
-    _stream: cpal::Stream,
+    live: Live,
     ring: rtrb::Producer<f32>,
-    state: Arc<StreamState>,
     resampler: Resampler,
     max_backlog: usize,
-    info: DeviceInfo,
-    fell_back: bool,
 }
 
 impl SupervisedStream for PlaybackStream {
     const DIRECTION: Direction = Direction::Output;
 
-    fn state(&self) -> &StreamState {
-        &self.state
-    }
-
-    fn info(&self) -> &DeviceInfo {
-        &self.info
-    }
-
-    fn fell_back(&self) -> bool {
-        self.fell_back
+    fn live(&self) -> &Live {
+        &self.live
     }
 
     /// Opens and starts the chosen output device (the default if a named one is gone).
     fn open(choice: &DeviceChoice) -> Result<Self, DeviceError> {
-        let found = find(Direction::Output, choice)?;
-        let config = stream_config(&found, Direction::Output)?;
-        let open_error = |e: cpal::Error| DeviceError::Open {
-            direction: Direction::Output,
-            device: found.info.id.clone(),
-            reason: e.to_string(),
-        };
-        let rate = config.sample_rate as usize;
-        let (ring, mut consumer) = rtrb::RingBuffer::new(rate / 2);
-        let state = Arc::new(StreamState::default());
-        let channels = usize::from(config.channels.max(1));
-        let prefill = rate / 25;
+        let prepared = Prepared::new(Direction::Output, choice)?;
+        let rate = prepared.rate();
+        let samples = rate as usize;
+        let (ring, mut consumer) = rtrb::RingBuffer::new(samples / 2);
+        let channels = prepared.channels();
+        let prefill = samples / 25;
         let mut primed = false;
-        let callback_state = Arc::clone(&state);
-        let stream = found
-            .device
-            .build_output_stream(
+        let callback_state = Arc::clone(&prepared.state);
+        let live = prepared.start(|device, config, on_error, timeout| {
+            device.build_output_stream(
                 config,
                 move |data: &mut [f32], _: &cpal::OutputCallbackInfo| {
                     callback_state.alive();
@@ -84,20 +63,15 @@ impl SupervisedStream for PlaybackStream {
                     }
                     callback_state.peak.observe(data);
                 },
-                on_stream_error(Arc::clone(&state)),
-                Some(OPEN_TIMEOUT),
+                on_error,
+                timeout,
             )
-            .map_err(open_error)?;
-        stream.play().map_err(open_error)?;
-        tracing::debug!(device = %found.info.id, rate, channels, "playback started");
+        })?;
         Ok(Self {
-            _stream: stream,
+            live,
             ring,
-            state,
-            resampler: Resampler::new(RATE, config.sample_rate),
-            max_backlog: rate * 3 / 25,
-            info: found.info,
-            fell_back: found.fell_back,
+            resampler: Resampler::new(RATE, rate),
+            max_backlog: samples * 3 / 25,
         })
     }
 }
@@ -106,7 +80,7 @@ impl PlaybackStream {
     fn push(&mut self, samples: impl Iterator<Item = f32>) {
         let buffered = self.ring.buffer().capacity() - self.ring.slots();
         if buffered > self.max_backlog {
-            self.state.count_xruns(1);
+            self.live.state().count_xruns(1);
             return;
         }
         let ring = &mut self.ring;

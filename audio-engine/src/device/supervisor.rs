@@ -16,16 +16,16 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::{
-    find, DeviceChoice, DeviceError, DeviceInfo, DeviceNotice, DeviceStats, Direction, StreamState,
+    find, DeviceChoice, DeviceError, DeviceInfo, DeviceNotice, DeviceStats, Direction, Live,
+    StreamState,
 };
 
 /// A device stream that a [`Supervisor`] can reopen.
 pub trait SupervisedStream: Sized + Send + 'static {
     const DIRECTION: Direction;
     fn open(choice: &DeviceChoice) -> Result<Self, DeviceError>;
-    fn state(&self) -> &StreamState;
-    fn info(&self) -> &DeviceInfo;
-    fn fell_back(&self) -> bool;
+    /// The started stream, with its device and counters.
+    fn live(&self) -> &Live;
 }
 
 /// How long a started stream may go without a callback before it counts as dead. An idle
@@ -83,8 +83,13 @@ impl<S: SupervisedStream> Supervisor<S> {
     pub(crate) fn get(&mut self) -> Option<&mut S> {
         let now = Instant::now();
         if let Some(stream) = &self.stream {
-            if is_dead(stream.state(), &mut self.callbacks, &mut self.since, now) {
-                let info = stream.info().clone();
+            if is_dead(
+                stream.live().state(),
+                &mut self.callbacks,
+                &mut self.since,
+                now,
+            ) {
+                let info = stream.live().info().clone();
                 tracing::warn!(device = %info.id, direction = %S::DIRECTION, "audio device lost");
                 self.notices.push_back(DeviceNotice::Lost {
                     direction: S::DIRECTION,
@@ -104,17 +109,19 @@ impl<S: SupervisedStream> Supervisor<S> {
 
     /// The device in use; `None` while a lost one is being replaced.
     pub fn device(&self) -> Option<&DeviceInfo> {
-        self.stream.as_ref().map(S::info)
+        self.stream.as_ref().map(|s| s.live().info())
     }
 
     /// Whether the device chosen is missing and the system default stands in.
     pub fn fell_back(&self) -> bool {
-        self.stream.as_ref().is_some_and(S::fell_back)
+        self.stream.as_ref().is_some_and(|s| s.live().fell_back())
     }
 
     /// The peak level since the last call (0.0..=1.0), for a meter.
     pub fn take_peak(&self) -> f32 {
-        self.stream.as_ref().map_or(0.0, |s| s.state().peak.take())
+        self.stream
+            .as_ref()
+            .map_or(0.0, |s| s.live().state().peak.take())
     }
 
     /// Counters of the stream in use (a lost one counts as failed).
@@ -124,7 +131,7 @@ impl<S: SupervisedStream> Supervisor<S> {
                 xruns: 0,
                 failed: true,
             },
-            |s| s.state().stats(),
+            |s| s.live().state().stats(),
         )
     }
 
@@ -141,7 +148,7 @@ impl<S: SupervisedStream> Supervisor<S> {
         self.check_at = now + if self.stream.is_some() { CHECK } else { RETRY };
         let (tx, rx) = mpsc::channel();
         let choice = self.choice.clone();
-        let current = self.stream.as_ref().map(|s| s.info().id.clone());
+        let current = self.stream.as_ref().map(|s| s.live().info().id.clone());
         let spawned = std::thread::Builder::new()
             .name("parley-audio-check".into())
             .spawn(move || {
@@ -170,11 +177,11 @@ impl<S: SupervisedStream> Supervisor<S> {
         self.pending = None;
         match outcome {
             Ok(Some(stream)) => {
-                tracing::info!(device = %stream.info().id, direction = %S::DIRECTION, "audio device switched");
+                tracing::info!(device = %stream.live().info().id, direction = %S::DIRECTION, "audio device switched");
                 self.notices.push_back(DeviceNotice::Switched {
                     direction: S::DIRECTION,
-                    device: stream.info().clone(),
-                    fell_back: stream.fell_back(),
+                    device: stream.live().info().clone(),
+                    fell_back: stream.live().fell_back(),
                 });
                 self.stream = Some(stream);
                 self.callbacks = 0;
