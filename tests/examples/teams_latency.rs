@@ -16,7 +16,7 @@
 use parley_e2e::graph::FakeGraph;
 use parley_e2e::parley_cli::{ParleyCli, ParleyConfig};
 use parley_e2e::sipp::Sipp;
-use parley_e2e::{ports, wait, TestDir, LOOPBACK};
+use parley_e2e::{ports, wait, TestDir};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -47,16 +47,12 @@ fn main() {
     let dir = TestDir::new("bench_teams_latency");
     let graph = FakeGraph::start();
     let sipp_port = ports::port();
-    let proxy = format!("sip:{LOOPBACK}:{sipp_port}");
-    let mut config = ParleyConfig::standalone("agent")
+    let config = ParleyConfig::standalone("agent")
         .codecs(&["PCMU"])
         .ready()
         .teams(&graph, poll)
-        .env("RUST_LOG", "info");
-    config.account.registrar = Some(proxy.clone());
-    config.account.outbound_proxy = Some(proxy);
-    config.account.transport = Some("udp".to_owned());
-    config.account.register_on_start = Some(false);
+        .env("RUST_LOG", "info")
+        .via_proxy_port(sipp_port);
     let agent = ParleyCli::start(&dir, None, config);
     let long = Duration::from_secs(u64::from(poll) * 4 + 10);
     agent.wait_event(|e| e["event"] == "teams" && e["sync"] == "active", long);

@@ -172,6 +172,18 @@ impl ParleyConfig {
         config
     }
 
+    /// This agent behind a sipp (or any peer) listening on `127.0.0.1:<port>`: its registrar
+    /// and outbound proxy, over UDP, without registering; it sends every request there and
+    /// trusts that address.
+    pub fn via_proxy_port(mut self, port: u16) -> ParleyConfig {
+        let proxy = format!("sip:{LOOPBACK}:{port}");
+        self.account.registrar = Some(proxy.clone());
+        self.account.outbound_proxy = Some(proxy);
+        self.account.transport = Some("udp".to_owned());
+        self.account.register_on_start = Some(false);
+        self
+    }
+
     /// An agent `username@127.0.0.1` that does not register (peers reach it directly).
     pub fn standalone(username: &str) -> ParleyConfig {
         ParleyConfig {

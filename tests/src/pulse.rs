@@ -161,6 +161,27 @@ impl Pulse {
         let _ = self.pactl(&["set-default-source", &format!("{SINK}.monitor")]);
     }
 
+    /// A silent `pacat` stream into `sink` at low latency, which keeps a null sink from
+    /// stalling new streams (see the module's docs).
+    fn keepalive(&self, sink: &str) -> Command {
+        let mut command = Command::new("pacat");
+        self.apply(&mut command);
+        command
+            .args([
+                "--raw",
+                "--format=s16le",
+                "--rate=48000",
+                "--channels=2",
+                "--latency-msec=10",
+                "--volume=0",
+                &format!("--device={sink}"),
+                "--client-name=parley-e2e-keepalive",
+            ])
+            .stdin(File::open("/dev/zero").expect("/dev/zero exists on Linux"))
+            .stdout(Stdio::null());
+        command
+    }
+
     /// Starts the silent `pacat` stream unless the one recorded in the pid file runs.
     #[track_caller]
     fn ensure_keepalive(&self) {
@@ -173,24 +194,10 @@ impl Pulse {
         if running {
             return;
         }
-        let zero = File::open("/dev/zero").expect("/dev/zero exists on Linux");
         let log = File::create(self.state_dir.join("keepalive.log"))
             .expect("the pulse state dir was created above");
-        let mut command = Command::new("pacat");
-        self.apply(&mut command);
-        let child = command
-            .args([
-                "--raw",
-                "--format=s16le",
-                "--rate=48000",
-                "--channels=2",
-                "--latency-msec=10",
-                "--volume=0",
-                &format!("--device={SINK}"),
-                "--client-name=parley-e2e-keepalive",
-            ])
-            .stdin(zero)
-            .stdout(Stdio::null())
+        let child = self
+            .keepalive(SINK)
             .stderr(log)
             // Its own group: not killed with a test's group, shared by all tests.
             .process_group(0)
@@ -247,21 +254,8 @@ impl Pulse {
                 "channels=2",
             ])
             .unwrap_or_else(|| panic!("cannot load the null sink {name}"));
-        let mut command = Command::new("pacat");
-        self.apply(&mut command);
-        let keepalive = command
-            .args([
-                "--raw",
-                "--format=s16le",
-                "--rate=48000",
-                "--channels=2",
-                "--latency-msec=10",
-                "--volume=0",
-                &format!("--device={name}"),
-                "--client-name=parley-e2e-keepalive",
-            ])
-            .stdin(File::open("/dev/zero").expect("/dev/zero exists on Linux"))
-            .stdout(Stdio::null())
+        let keepalive = self
+            .keepalive(&name)
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run pacat: {e}"));

@@ -27,20 +27,14 @@ use serde_json::{json, Value};
 /// The agent's user name (the Request-URI user of the `uac_*` scenarios).
 const AGENT: &str = "1001";
 
-/// `sip:127.0.0.1:<port>`.
-fn proxy_uri(port: u16) -> String {
-    format!("sip:{LOOPBACK}:{port}")
-}
-
 /// An agent whose registrar and outbound proxy are the sipp listening on `sipp_port`: it
 /// sends every request there and trusts 127.0.0.1. Ready (offers are presented, not
 /// refused), PCMU only (the scenarios' SDP), short transaction timers.
 fn config(sipp_port: u16) -> ParleyConfig {
-    let mut config = ParleyConfig::standalone(AGENT).codecs(&["PCMU"]).ready();
-    config.account.registrar = Some(proxy_uri(sipp_port));
-    config.account.outbound_proxy = Some(proxy_uri(sipp_port));
-    config.account.transport = Some("udp".to_owned());
-    config.account.register_on_start = Some(false);
+    let mut config = ParleyConfig::standalone(AGENT)
+        .codecs(&["PCMU"])
+        .ready()
+        .via_proxy_port(sipp_port);
     config.sip.t1_ms = Some(100);
     config
 }

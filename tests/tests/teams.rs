@@ -7,7 +7,7 @@
 use parley_e2e::graph::{FakeGraph, Injected, CLIENT_ID};
 use parley_e2e::parley_cli::{ParleyCli, ParleyConfig};
 use parley_e2e::sipp::Sipp;
-use parley_e2e::{ports, wait, TestDir, LOOPBACK};
+use parley_e2e::{ports, wait, TestDir};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -16,15 +16,11 @@ const AGENT: &str = "agent";
 /// An agent behind sipp (its registrar and proxy on `sipp_port`, not registering), ready,
 /// with presence sync against `graph` every second.
 fn agent(dir: &TestDir, sipp_port: u16, graph: &FakeGraph) -> ParleyCli {
-    let proxy = format!("sip:{LOOPBACK}:{sipp_port}");
-    let mut config = ParleyConfig::standalone(AGENT)
+    let config = ParleyConfig::standalone(AGENT)
         .codecs(&["PCMU"])
         .ready()
-        .teams(graph, 1);
-    config.account.registrar = Some(proxy.clone());
-    config.account.outbound_proxy = Some(proxy);
-    config.account.transport = Some("udp".to_owned());
-    config.account.register_on_start = Some(false);
+        .teams(graph, 1)
+        .via_proxy_port(sipp_port);
     ParleyCli::start(dir, None, config)
 }
 
