@@ -65,6 +65,9 @@ pub struct TeamsFile {
     /// `hang_up` or `wrapup_end`.
     pub clear_at: String,
     pub session_minutes: u32,
+    /// Offer the colleagues directory (asks for `User.ReadBasic.All` and
+    /// `Presence.Read.All` at sign-in).
+    pub directory: bool,
     /// The answer to offers while Teams keeps the agent busy.
     pub busy_status: u16,
     /// Where the refresh token is (the OS keychain by default).
@@ -85,6 +88,7 @@ impl Default for TeamsFile {
             block_busy: false,
             clear_at: "hang_up".into(),
             session_minutes: 60,
+            directory: true,
             busy_status: 486,
             refresh_token: None,
         }
@@ -651,6 +655,7 @@ impl TeamsFile {
                 login_url: self.login_url.trim_end_matches('/').to_owned(),
                 tenant: self.tenant.trim().to_owned(),
                 client_id: client_id.to_owned(),
+                directory: self.directory,
             },
             sync: SyncConfig {
                 poll_interval: Duration::from_secs(u64::from(self.poll_seconds)),

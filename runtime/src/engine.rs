@@ -4,7 +4,7 @@
 //! decides).
 
 use crate::clock::sleep_until;
-use crate::config::{DtmfMode, Settings};
+use crate::config::{DtmfMode, Settings, TeamsSettings};
 use crate::dns::{DnsError, Resolver};
 use crate::media::{self, Control, MediaHandle, MediaSocket, Report};
 use crate::protocol::{
@@ -17,7 +17,7 @@ use crate::transport::{self, StreamEvent};
 use audio_engine::device::DeviceNotice;
 use audio_engine::{DtmfDigit, MediaEvent};
 use parley_core::agent::{AgentAction, AgentMachine, AgentState, NotReadyReason};
-use parley_core::presence::{CcActivity, SyncEvent, SyncStatus};
+use parley_core::presence::{CcActivity, Failure, SyncEvent, SyncStatus};
 use parley_core::sip::auth::Credentials;
 use parley_core::sip::registration::{RegistrationConfig, RegistrationState};
 use parley_core::sip::target::{Target, TransportKind};
@@ -189,15 +189,24 @@ struct Engine {
     teams: Option<Teams>,
 }
 
-/// The engine's side of the Teams presence sync.
+/// The engine's side of the Teams presence sync, while it is configured.
 struct Teams {
-    handle: TeamsHandle,
-    reports: mpsc::UnboundedReceiver<FromSync>,
-    /// What the sync was last told about the contact center.
+    /// The running sync; none while signed out or when it could not start.
+    sync: Option<RunningSync>,
+    /// What the contact center is doing, as last told to a sync.
     cc: CcActivity,
     view: TeamsView,
+}
+
+struct RunningSync {
+    handle: TeamsHandle,
+    reports: mpsc::UnboundedReceiver<FromSync>,
     stopped: bool,
 }
+
+/// What `teams_sign_out` and a missing sign-in say to do.
+const SIGN_IN_HINT: &str =
+    "sign in to Microsoft Teams (Settings > Teams, or parley-cli teams-sign-in)";
 
 impl Engine {
     fn new(
@@ -268,37 +277,151 @@ impl Engine {
         }
     }
 
-    /// Starts the Teams presence sync when it is configured; a sync that cannot start is
-    /// reported and leaves calls alone.
+    /// Starts the Teams presence sync when it is configured; a sync that cannot start (no
+    /// sign-in yet, say) is reported and leaves calls alone.
     fn start_teams(&mut self) {
         let Some(settings) = self.settings.teams.clone() else {
             return;
         };
+        let teams = self.teams.get_or_insert_with(|| Teams {
+            sync: None,
+            cc: CcActivity::Idle,
+            view: TeamsView::default(),
+        });
         let (tx, reports) = mpsc::unbounded_channel();
+        let directory = settings.graph.directory;
         match crate::teams::start(settings, self.settings.tls_ca_file.as_deref(), tx) {
             Ok(handle) => {
-                let view = TeamsView {
-                    sync: "starting".into(),
-                    ..TeamsView::default()
-                };
-                self.emit(Event::Teams(view.clone()));
-                self.teams = Some(Teams {
+                // A sync that starts during a call must know about it at once.
+                if teams.cc != CcActivity::Idle {
+                    handle.send(ToSync::Cc(teams.cc));
+                }
+                teams.sync = Some(RunningSync {
                     handle,
                     reports,
-                    cc: CcActivity::Idle,
-                    view,
                     stopped: false,
                 });
+                teams.view.sync = "starting".into();
+                teams.view.reason = None;
+                teams.view.directory = directory;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "Teams presence sync not started");
+                teams.view.directory = false;
+                if e.is_signed_out() {
+                    teams.view.sync = "signed_out".into();
+                    teams.view.reason = Some(SIGN_IN_HINT.into());
+                } else {
+                    teams.view.sync = "unavailable".into();
+                    teams.view.reason = Some(e.to_string());
+                }
+            }
+        }
+        let view = teams.view.clone();
+        self.emit(Event::Teams(view));
+    }
+
+    /// Ends the running sync (`how`: clearing our presence session or handing it over)
+    /// and lifts a block it had set: a new sync decides afresh from its own readings.
+    fn stop_teams(&mut self, how: ToSync) {
+        let Some(teams) = &mut self.teams else {
+            return;
+        };
+        if let Some(sync) = teams.sync.take() {
+            sync.handle.send(how);
+        }
+        if teams.view.busy {
+            teams.view.busy = false;
+            teams.view.availability = None;
+            teams.view.activity = None;
+            self.agent.system_release(&NotReadyReason::TeamsBusy);
+        }
+    }
+
+    /// `teams_start`, and new settings from the desktop: the sync starts again with the
+    /// sign-in kept now.
+    fn restart_teams(&mut self, settings: Option<TeamsSettings>) -> Result<(), CommandError> {
+        let same_session = match (&self.settings.teams, &settings) {
+            (Some(old), Some(new)) => old.graph.client_id == new.graph.client_id,
+            _ => false,
+        };
+        self.stop_teams(if same_session {
+            ToSync::Handover
+        } else {
+            ToSync::Stop
+        });
+        self.settings.teams = settings;
+        if self.settings.teams.is_none() {
+            if self.teams.take().is_some() {
                 self.emit(Event::Teams(TeamsView {
-                    sync: "unavailable".into(),
-                    reason: Some(e.to_string()),
+                    sync: "off".into(),
                     ..TeamsView::default()
                 }));
             }
+            return Ok(());
         }
+        self.start_teams();
+        Ok(())
+    }
+
+    /// `teams_sign_out`: our presence session is cleared (by the sync, with the token it
+    /// holds in memory) and the stored refresh token is removed at once.
+    fn teams_sign_out(&mut self) -> Result<(), CommandError> {
+        let settings = self.settings.teams.clone().ok_or_else(teams_off)?;
+        let running = self.teams.as_mut().and_then(|t| t.sync.as_ref());
+        let removed = crate::teams::forget_sign_in(&settings, running.map(|s| &s.handle))
+            .map_err(|e| CommandError::new("teams_sign_out", e.to_string()))?;
+        self.stop_teams(ToSync::Stop);
+        if let Some(teams) = &mut self.teams {
+            teams.view.sync = "signed_out".into();
+            teams.view.reason = Some(if removed {
+                SIGN_IN_HINT.into()
+            } else {
+                "signed out; the sign-in comes from an environment variable, which Parley cannot remove".into()
+            });
+            teams.view.directory = false;
+            let view = teams.view.clone();
+            self.emit(Event::Teams(view));
+        }
+        tracing::info!("signed out of Microsoft Teams");
+        Ok(())
+    }
+
+    /// `colleagues`: the search runs on the sync's task; its answer reaches the caller
+    /// when Graph has given it, without holding up the engine.
+    fn colleagues(
+        &mut self,
+        query: String,
+        id: Option<serde_json::Value>,
+        reply: Option<oneshot::Sender<Result<Outcome, CommandError>>>,
+    ) {
+        let running = self
+            .teams
+            .as_ref()
+            .filter(|t| t.view.directory)
+            .and_then(|t| t.sync.as_ref());
+        let Some(sync) = running else {
+            let error = CommandError::new(
+                "teams_directory",
+                "the colleagues directory needs Teams sync signed in and teams.directory = true",
+            );
+            deliver(&self.events, id, reply, Err(error));
+            return;
+        };
+        let (tx, answer) = oneshot::channel();
+        sync.handle.send(ToSync::Colleagues { query, reply: tx });
+        let events = self.events.clone();
+        tokio::spawn(async move {
+            let result = match answer.await {
+                Ok(Ok(found)) => Ok(Outcome::Colleagues(found)),
+                Ok(Err(failure)) => Err(directory_error(failure)),
+                Err(_) => Err(CommandError::new(
+                    "teams_directory",
+                    "Teams sync stopped before the directory answered",
+                )),
+            };
+            deliver(&events, id, reply, result);
+        });
     }
 
     fn teams_report(&mut self, report: FromSync) {
@@ -306,7 +429,11 @@ impl Engine {
             return;
         };
         match report {
-            FromSync::Stopped => teams.stopped = true,
+            FromSync::Stopped => {
+                if let Some(sync) = &mut teams.sync {
+                    sync.stopped = true;
+                }
+            }
             FromSync::Event(SyncEvent::Block { reading }) => {
                 teams.view.busy = true;
                 teams.view.availability = Some(format!("{:?}", reading.availability));
@@ -352,7 +479,9 @@ impl Engine {
         if let Some(teams) = &mut self.teams {
             if teams.cc != cc {
                 teams.cc = cc;
-                teams.handle.send(ToSync::Cc(cc));
+                if let Some(sync) = &teams.sync {
+                    sync.handle.send(ToSync::Cc(cc));
+                }
             }
         }
     }
@@ -426,7 +555,11 @@ impl Engine {
             self.ua.registration_state(),
             RegistrationState::Unregistered | RegistrationState::Failed { .. }
         );
-        let teams_done = self.teams.as_ref().is_none_or(|t| t.stopped);
+        let teams_done = self
+            .teams
+            .as_ref()
+            .and_then(|t| t.sync.as_ref())
+            .is_none_or(|s| s.stopped);
         (unregistered && self.ua.calls().count() == 0 && teams_done) || Instant::now() >= deadline
     }
 
@@ -434,8 +567,8 @@ impl Engine {
         if self.quit_by.is_none() {
             tracing::info!("quitting");
             self.ua.shutdown(Instant::now());
-            if let Some(teams) = &self.teams {
-                teams.handle.send(ToSync::Stop);
+            if let Some(sync) = self.teams.as_ref().and_then(|t| t.sync.as_ref()) {
+                sync.handle.send(ToSync::Stop);
             }
             self.quit_by = Some(Instant::now() + QUIT_GRACE);
         }
@@ -917,38 +1050,12 @@ impl Engine {
     // ---- commands ---------------------------------------------------------------------
 
     async fn command(&mut self, request: Request) {
-        let result = self.execute(request.command).await;
-        if let Some(reply) = request.reply {
-            let _ = reply.send(result);
+        if let Command::Colleagues { query } = request.command {
+            self.colleagues(query, request.id, request.reply);
             return;
         }
-        let event = match result {
-            Ok(outcome) => {
-                let call = match outcome {
-                    Outcome::Done => None,
-                    Outcome::Call(call) => Some(call),
-                    Outcome::Status(status) => {
-                        self.emit(Event::Status(status));
-                        None
-                    }
-                };
-                Event::Result {
-                    id: request.id,
-                    ok: true,
-                    call,
-                    error: None,
-                    message: None,
-                }
-            }
-            Err(CommandError { code, message }) => Event::Result {
-                id: request.id,
-                ok: false,
-                call: None,
-                error: Some(code),
-                message: Some(message),
-            },
-        };
-        self.emit(event);
+        let result = self.execute(request.command).await;
+        deliver(&self.events, request.id, request.reply, result);
     }
 
     async fn execute(&mut self, command: Command) -> Result<Outcome, CommandError> {
@@ -1012,7 +1119,15 @@ impl Engine {
                     .map_err(|e| CommandError::new("agent_state", e.to_string()))?;
             }
             Command::SetAudio { source, output } => self.set_audio(source, output)?,
-            Command::Status => return Ok(Outcome::Status(self.status())),
+            Command::Status => return Ok(Outcome::Status(Box::new(self.status()))),
+            Command::TeamsStart => {
+                let settings = self.settings.teams.clone().ok_or_else(teams_off)?;
+                self.restart_teams(Some(settings))?;
+            }
+            Command::TeamsSettings(settings) => self.restart_teams(*settings)?,
+            Command::TeamsSignOut => self.teams_sign_out()?,
+            // Answered in `command`, off the engine's path.
+            Command::Colleagues { .. } => {}
             Command::Quit => self.quit(),
         }
         Ok(Outcome::Done)
@@ -1033,6 +1148,7 @@ impl Engine {
                 .connection
                 .map(|up| if up { "up" } else { "down" }.to_owned()),
             calls,
+            teams: self.teams.as_ref().map(|t| t.view.clone()),
         }
     }
 
@@ -1247,8 +1363,72 @@ fn audio_device_event(call: CallHandle, notice: DeviceNotice) -> Event {
 
 /// The next report of the Teams sync; never, without one.
 async fn recv_teams(teams: &mut Option<Teams>) -> Option<FromSync> {
-    match teams {
-        Some(t) if !t.stopped => t.reports.recv().await,
+    match teams.as_mut().and_then(|t| t.sync.as_mut()) {
+        Some(s) if !s.stopped => s.reports.recv().await,
         _ => std::future::pending().await,
     }
+}
+
+fn teams_off() -> CommandError {
+    CommandError::new(
+        "teams_off",
+        "Teams presence sync is not configured ([teams] enabled = true)",
+    )
+}
+
+/// A failed directory search, said so that the agent knows whether to wait or whom to ask.
+fn directory_error(failure: Failure) -> CommandError {
+    let message = match failure {
+        Failure::Throttled { retry_after } => format!(
+            "Microsoft Graph asks to slow down; search again in {} s",
+            retry_after.map_or(30, |d| d.as_secs())
+        ),
+        Failure::Unavailable { reason } | Failure::Denied { reason } => reason,
+    };
+    CommandError::new("teams_directory", message)
+}
+
+/// Gives a command's result to whoever waits for it: the desktop's reply channel, or a
+/// `result` event (and a `status` event for `status`) for the headless protocol.
+fn deliver(
+    events: &mpsc::UnboundedSender<Event>,
+    id: Option<serde_json::Value>,
+    reply: Option<oneshot::Sender<Result<Outcome, CommandError>>>,
+    result: Result<Outcome, CommandError>,
+) {
+    if let Some(reply) = reply {
+        let _ = reply.send(result);
+        return;
+    }
+    let event = match result {
+        Ok(outcome) => {
+            let mut call = None;
+            let mut colleagues = None;
+            match outcome {
+                Outcome::Done => {}
+                Outcome::Call(c) => call = Some(c),
+                Outcome::Status(status) => {
+                    let _ = events.send(Event::Status(*status));
+                }
+                Outcome::Colleagues(found) => colleagues = Some(found),
+            }
+            Event::Result {
+                id,
+                ok: true,
+                call,
+                error: None,
+                message: None,
+                colleagues,
+            }
+        }
+        Err(CommandError { code, message }) => Event::Result {
+            id,
+            ok: false,
+            call: None,
+            error: Some(code),
+            message: Some(message),
+            colleagues: None,
+        },
+    };
+    let _ = events.send(event);
 }

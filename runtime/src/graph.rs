@@ -18,6 +18,7 @@
 //!
 //! [`PresenceSync`]: parley_core::presence::PresenceSync
 
+use crate::protocol::Colleague;
 use parley_core::presence::{Activity, Availability, Failure, Reading, SessionActivity};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
@@ -27,6 +28,17 @@ pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com/v1.0";
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 /// What presence sync needs; `offline_access` for a refresh token.
 pub const SCOPES: &str = "offline_access Presence.Read Presence.ReadWrite";
+/// Presence sync and the colleagues directory: `User.ReadBasic.All` to search users (their
+/// names, mail, job title and phone numbers), `Presence.Read.All` for their presence.
+pub const SCOPES_WITH_DIRECTORY: &str =
+    "offline_access Presence.Read Presence.ReadWrite User.ReadBasic.All Presence.Read.All";
+/// The permissions each kind of request needs, for the message when Graph answers 403.
+const PRESENCE_PERMISSIONS: &str = "Presence.Read and Presence.ReadWrite";
+const DIRECTORY_PERMISSIONS: &str = "User.ReadBasic.All and Presence.Read.All";
+/// `getPresencesByUserId` takes at most this many ids per request.
+pub const PRESENCE_BATCH: usize = 650;
+/// Directory matches shown for one search.
+const SEARCH_TOP: usize = 25;
 
 /// Renew the access token this long before it expires.
 const RENEW_EARLY: Duration = Duration::from_secs(300);
@@ -43,6 +55,19 @@ pub struct GraphSettings {
     /// The application (client) id of Parley's app registration; also our presence
     /// `sessionId` (Graph: "provide the ID of the application as sessionId").
     pub client_id: String,
+    /// The colleagues directory is offered (its permissions are asked for at sign-in).
+    pub directory: bool,
+}
+
+impl GraphSettings {
+    /// The scopes to ask for at sign-in and on every token renewal.
+    pub fn scopes(&self) -> &'static str {
+        if self.directory {
+            SCOPES_WITH_DIRECTORY
+        } else {
+            SCOPES
+        }
+    }
 }
 
 /// Why settings are unusable.
@@ -78,6 +103,24 @@ struct PresenceBody {
     availability: String,
     activity: String,
     sequence_number: Option<String>,
+}
+
+/// A user as `GET /users` lists them (the properties `User.ReadBasic.All` may read).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserBody {
+    id: String,
+    display_name: Option<String>,
+    mail: Option<String>,
+    job_title: Option<String>,
+    #[serde(default)]
+    business_phones: Vec<String>,
+    mobile_phone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Page<T> {
+    value: Vec<T>,
 }
 
 /// A Graph client of one signed-in user.
@@ -125,7 +168,9 @@ impl GraphClient {
     async fn read(&mut self) -> Result<Reading, Refused> {
         let url = format!("{}/me/presence", self.settings.graph_url);
         let response = self
-            .send(|http, token| http.get(&url).bearer_auth(token))
+            .send(PRESENCE_PERMISSIONS, |http, token| {
+                http.get(&url).bearer_auth(token)
+            })
             .await?;
         let body: PresenceBody = response
             .json()
@@ -152,10 +197,12 @@ impl GraphClient {
             "expirationDuration": format!("PT{}M", expiration.as_secs() / 60),
         });
         let url = self.presence_url("setPresence").await?;
-        self.send(|http, token| http.post(&url).bearer_auth(token).json(&body))
-            .await
-            .map(drop)
-            .map_err(Failure::from)
+        self.send(PRESENCE_PERMISSIONS, |http, token| {
+            http.post(&url).bearer_auth(token).json(&body)
+        })
+        .await
+        .map(drop)
+        .map_err(Failure::from)
     }
 
     /// `clearPresence`; a session that is already gone (404) is success.
@@ -163,7 +210,9 @@ impl GraphClient {
         let body = serde_json::json!({ "sessionId": self.settings.client_id });
         let url = self.presence_url("clearPresence").await?;
         match self
-            .send(|http, token| http.post(&url).bearer_auth(token).json(&body))
+            .send(PRESENCE_PERMISSIONS, |http, token| {
+                http.post(&url).bearer_auth(token).json(&body)
+            })
             .await
         {
             Ok(_) | Err(Refused::NotFound) => Ok(()),
@@ -183,10 +232,89 @@ impl GraphClient {
         ))
     }
 
+    /// Colleagues whose name or mail starts with `query` (each word of it), with their
+    /// presence: `GET /users?$search=...` (an advanced query: `ConsistencyLevel: eventual`
+    /// is required) then `getPresencesByUserId` in batches of at most 650 ids.
+    pub async fn colleagues(&mut self, query: &str) -> Result<Vec<Colleague>, Failure> {
+        let users = self.search_users(query).await.map_err(Failure::from)?;
+        let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        let presence = self.presences(&ids).await?;
+        Ok(users
+            .into_iter()
+            .map(|user| {
+                let (availability, activity) = presence.get(&user.id).cloned().unzip();
+                colleague(user, availability, activity)
+            })
+            .collect())
+    }
+
+    async fn search_users(&mut self, query: &str) -> Result<Vec<UserBody>, Refused> {
+        let term = search_term(query);
+        if term.is_empty() {
+            return Ok(Vec::new());
+        }
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/users", self.settings.graph_url),
+            &[
+                (
+                    "$search",
+                    format!("\"displayName:{term}\" OR \"mail:{term}\""),
+                ),
+                (
+                    "$select",
+                    "id,displayName,mail,jobTitle,businessPhones,mobilePhone".into(),
+                ),
+                ("$top", SEARCH_TOP.to_string()),
+            ],
+        )
+        .map_err(|e| Refused::from(unavailable(e.to_string())))?;
+        let response = self
+            .send(DIRECTORY_PERMISSIONS, |http, token| {
+                http.get(url.clone())
+                    .bearer_auth(token)
+                    .header("ConsistencyLevel", "eventual")
+            })
+            .await?;
+        let page: Page<UserBody> = response.json().await.map_err(|e| {
+            Refused::from(unavailable(format!(
+                "Microsoft Graph sent an unreadable user list: {e}"
+            )))
+        })?;
+        Ok(page.value)
+    }
+
+    /// The presence of each id Graph knows, by id.
+    pub async fn presences(
+        &mut self,
+        ids: &[&str],
+    ) -> Result<std::collections::HashMap<String, (String, String)>, Failure> {
+        let url = format!(
+            "{}/communications/getPresencesByUserId",
+            self.settings.graph_url
+        );
+        let mut found = std::collections::HashMap::new();
+        for batch in ids.chunks(PRESENCE_BATCH) {
+            let body = serde_json::json!({ "ids": batch });
+            let response = self
+                .send(DIRECTORY_PERMISSIONS, |http, token| {
+                    http.post(&url).bearer_auth(token).json(&body)
+                })
+                .await?;
+            let page: Page<PresenceBody> = response.json().await.map_err(|e| {
+                unavailable(format!("Microsoft Graph sent unreadable presences: {e}"))
+            })?;
+            for p in page.value {
+                found.insert(p.id, (p.availability, p.activity));
+            }
+        }
+        Ok(found)
+    }
+
     /// Sends a request with a valid access token; after a 401 renews the token once and
-    /// sends again.
+    /// sends again. `permissions` names what the request needs, for a 403's message.
     async fn send(
         &mut self,
+        permissions: &str,
         request: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, Refused> {
         for attempt in 0..2 {
@@ -199,7 +327,7 @@ impl GraphClient {
             match response.status().as_u16() {
                 200..=299 => return Ok(response),
                 401 if attempt == 0 => self.access = None,
-                status => return Err(classify(status, response).await),
+                status => return Err(classify(status, response, permissions).await),
             }
         }
         Err(Refused::Failed(Failure::Denied {
@@ -218,7 +346,7 @@ impl GraphClient {
             ("client_id", self.settings.client_id.as_str()),
             ("grant_type", "refresh_token"),
             ("refresh_token", self.refresh_token.as_str()),
-            ("scope", SCOPES),
+            ("scope", self.settings.scopes()),
         ];
         let response = self.http.post(&url).form(&form).send().await.map_err(|e| {
             Refused::from(unavailable(format!(
@@ -227,7 +355,7 @@ impl GraphClient {
         })?;
         let status = response.status().as_u16();
         if !(200..=299).contains(&status) {
-            return Err(classify(status, response).await);
+            return Err(classify(status, response, PRESENCE_PERMISSIONS).await);
         }
         let tokens: TokenResponse = response.json().await.map_err(|e| {
             Refused::from(unavailable(format!(
@@ -271,7 +399,7 @@ fn unavailable(reason: String) -> Failure {
 }
 
 /// What an error response means for the sync, with a message a person can act on.
-async fn classify(status: u16, response: reqwest::Response) -> Refused {
+async fn classify(status: u16, response: reqwest::Response, permissions: &str) -> Refused {
     let retry_after = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)
@@ -293,10 +421,10 @@ async fn classify(status: u16, response: reqwest::Response) -> Refused {
             reason: "Microsoft asks for a new sign-in (multi-factor authentication or a policy); sign in to Teams again".into(),
         },
         (_, Some(e)) if e.error == "consent_required" => Failure::Denied {
-            reason: "Parley lacks consent for Presence.Read and Presence.ReadWrite; ask your administrator to grant it".into(),
+            reason: format!("Parley lacks consent for {permissions}; ask your administrator to grant it"),
         },
         (403, _) => Failure::Denied {
-            reason: "Microsoft Graph denies access to presence (HTTP 403): Parley needs Presence.Read and Presence.ReadWrite, with consent".into(),
+            reason: format!("Microsoft Graph denies access (HTTP 403): Parley needs {permissions}, with consent"),
         },
         (500..=599, _) => unavailable(format!("Microsoft Graph is unavailable (HTTP {status})")),
         (_, Some(e)) => Failure::Denied {
@@ -304,6 +432,38 @@ async fn classify(status: u16, response: reqwest::Response) -> Refused {
         },
         _ => unavailable(format!("Microsoft Graph answered HTTP {status}")),
     })
+}
+
+/// A search term for `$search`: words only. Double quotes and backslashes would end or
+/// escape the quoted clause, so they go; what is left is at most 100 characters.
+fn search_term(query: &str) -> String {
+    let cleaned: String = query
+        .chars()
+        .filter(|c| !matches!(c, '"' | '\\') && !c.is_control())
+        .take(100)
+        .collect();
+    cleaned.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A directory user as the agent sees them: the first business number, else the mobile,
+/// normalised so that it can be dialled ([`parley_core::link::number`]); a number that is
+/// not one is left out rather than dialled wrongly.
+fn colleague(user: UserBody, availability: Option<String>, activity: Option<String>) -> Colleague {
+    let phone = user
+        .business_phones
+        .iter()
+        .chain(user.mobile_phone.as_ref())
+        .find_map(|p| parley_core::link::number(p).ok())
+        .map(|n| n.to_string());
+    Colleague {
+        name: user.display_name.unwrap_or_else(|| user.id.clone()),
+        id: user.id,
+        mail: user.mail,
+        job_title: user.job_title,
+        phone,
+        availability,
+        activity,
+    }
 }
 
 /// The first line of an Entra error description (the rest is trace and correlation ids).
@@ -387,6 +547,35 @@ mod tests {
             Err(GraphSettingsError::Url { .. })
         ));
         assert!(check_url("ftp://127.0.0.1/").is_err());
+    }
+
+    #[test]
+    fn search_terms_cannot_break_out_of_their_clause() {
+        assert_eq!(search_term("  Ada   Love "), "Ada Love");
+        assert_eq!(search_term("a\" OR \"mail:x\\"), "a OR mail:x");
+        assert_eq!(search_term(&"x".repeat(300)).len(), 100);
+    }
+
+    #[test]
+    fn a_colleague_gets_a_dialable_number_or_none() {
+        let user = |business: &[&str], mobile: Option<&str>| UserBody {
+            id: "u1".into(),
+            display_name: None,
+            mail: None,
+            job_title: None,
+            business_phones: business.iter().map(|s| s.to_string()).collect(),
+            mobile_phone: mobile.map(str::to_owned),
+        };
+        let c = colleague(user(&["+1 (425) 555-0109"], None), None, None);
+        assert_eq!(c.phone.as_deref(), Some("+14255550109"));
+        assert_eq!(c.name, "u1");
+        let c = colleague(
+            user(&["ext. 12; ask Bob"], Some("0049 171 1234567")),
+            None,
+            None,
+        );
+        assert_eq!(c.phone.as_deref(), Some("+491711234567"));
+        assert_eq!(colleague(user(&[], None), None, None).phone, None);
     }
 
     #[test]

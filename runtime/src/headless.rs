@@ -22,6 +22,7 @@ impl LineError {
             call: None,
             error: Some("invalid_command".into()),
             message: Some(self.message),
+            colleagues: None,
         }
     }
 }

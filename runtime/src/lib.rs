@@ -9,6 +9,7 @@ pub mod dns;
 pub mod engine;
 pub mod graph;
 pub mod headless;
+pub mod keychain;
 pub mod media;
 pub mod protocol;
 pub mod secrets;

@@ -62,6 +62,19 @@ pub enum Command {
         output: Option<String>,
     },
     Status,
+    /// Starts (or restarts) Teams presence sync with the sign-in kept where
+    /// `teams.refresh_token` says: after `parley-cli teams-sign-in`, or the desktop's.
+    TeamsStart,
+    /// Ends Teams presence sync (our presence session cleared) and forgets the sign-in.
+    TeamsSignOut,
+    /// Searches the Teams directory for colleagues by name or mail, with their presence.
+    Colleagues {
+        query: String,
+    },
+    /// New Teams settings from the desktop (none: sync off): the sync restarts with them.
+    /// Not part of the headless protocol, whose settings come from the file.
+    #[serde(skip)]
+    TeamsSettings(Box<Option<crate::config::TeamsSettings>>),
     Quit,
 }
 
@@ -99,6 +112,10 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         message: Option<String>,
+        /// What `colleagues` found.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        colleagues: Option<Vec<Colleague>>,
     },
     Connection {
         /// `up` or `down`.
@@ -224,8 +241,9 @@ pub enum Event {
 /// The Teams presence sync as the agent sees it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, ts_rs::TS)]
 pub struct TeamsView {
-    /// `starting` (no answer from Graph yet), `active` (readings go through) or
-    /// `unavailable` (see `reason`; calls are not affected).
+    /// `starting` (no answer from Graph yet), `active` (readings go through),
+    /// `unavailable` (see `reason`; calls are not affected) or `signed_out` (no sign-in
+    /// kept: sign in to Teams).
     pub sync: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
@@ -241,6 +259,33 @@ pub struct TeamsView {
     pub activity: Option<String>,
     /// Offers turned away because of Teams since the agent started.
     pub deflected: u32,
+    /// The colleagues directory can be searched (signed in, and offered by the settings).
+    pub directory: bool,
+}
+
+/// A colleague from the Teams directory, with their presence when Graph gave it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct Colleague {
+    /// The Entra object id.
+    pub id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub mail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub job_title: Option<String>,
+    /// A number to dial (normalised), from their business or mobile phone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub phone: Option<String>,
+    /// Graph's availability and activity (`Busy`, `InACall`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub availability: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub activity: Option<String>,
 }
 
 /// Everything the agent knows now: what a window that opens late needs to show.
@@ -261,6 +306,10 @@ pub struct Status {
     #[ts(optional)]
     pub connection: Option<String>,
     pub calls: Vec<CallView>,
+    /// As in the last `teams` event; absent when Teams sync is not configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub teams: Option<TeamsView>,
 }
 
 /// One call as the agent sees it.
@@ -302,7 +351,8 @@ pub enum Outcome {
     Done,
     /// The call it created (`dial`).
     Call(String),
-    Status(Status),
+    Status(Box<Status>),
+    Colleagues(Vec<Colleague>),
 }
 
 /// Why a command failed: a stable code and a sentence for the user.

@@ -4,6 +4,7 @@
 //! and never logged.
 
 use crate::config::PasswordSource;
+use crate::keychain::{self, KeychainError, OsKeychain};
 use std::fmt;
 use std::path::Path;
 
@@ -29,6 +30,34 @@ pub enum SecretError {
     FileEmpty(String),
     #[error("OS keychain: {0}")]
     Keyring(String),
+    #[error("nothing is stored in the OS keychain for {0}")]
+    NotStored(String),
+}
+
+impl SecretError {
+    /// Nothing was ever stored (or it was removed): a sign-in to do, not a fault.
+    pub fn is_missing(&self) -> bool {
+        match self {
+            SecretError::NotStored(_) => true,
+            SecretError::FileRead { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+}
+
+impl From<KeychainError> for SecretError {
+    fn from(e: KeychainError) -> Self {
+        match e {
+            KeychainError::Missing(name) => SecretError::NotStored(name),
+            other => SecretError::Keyring(other.to_string()),
+        }
+    }
+}
+
+fn os_keychain() -> OsKeychain {
+    OsKeychain {
+        service: KEYRING_SERVICE,
+    }
 }
 
 /// A password. Its Debug and Display never show it.
@@ -61,25 +90,41 @@ pub fn read_password(source: &PasswordSource, keyring_user: &str) -> Result<Secr
     if let Some(path) = &source.file {
         return read_file(path);
     }
-    keyring::Entry::new(KEYRING_SERVICE, keyring_user)
-        .and_then(|e| e.get_password())
-        .map(Secret)
-        .map_err(|e| SecretError::Keyring(e.to_string()))
+    Ok(Secret(keychain::read(&os_keychain(), keyring_user)?))
 }
 
-/// Stores a password in the OS keychain (`parley-cli store-password`).
+/// Stores a password in the OS keychain (`parley-cli store-password`), in chunks when it
+/// is longer than one entry may be ([`keychain`]).
 pub fn store_password(keyring_user: &str, password: &Secret) -> Result<(), SecretError> {
-    keyring::Entry::new(KEYRING_SERVICE, keyring_user)
-        .and_then(|e| e.set_password(password.expose()))
-        .map_err(|e| SecretError::Keyring(e.to_string()))
+    Ok(keychain::store(
+        &mut os_keychain(),
+        keyring_user,
+        password.expose(),
+    )?)
 }
 
 /// Removes an account's password from the OS keychain; none there is not an error.
 pub fn delete_password(keyring_user: &str) -> Result<(), SecretError> {
-    match keyring::Entry::new(KEYRING_SERVICE, keyring_user).and_then(|e| e.delete_credential()) {
-        Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
-        Err(e) => Err(SecretError::Keyring(e.to_string())),
+    Ok(keychain::delete(&mut os_keychain(), keyring_user)?)
+}
+
+/// Forgets a secret kept where `source` says (Teams sign-out): the keychain entry or the
+/// file is removed; an environment variable is not ours to remove (`false`).
+pub fn forget(source: &PasswordSource, keyring_user: &str) -> Result<bool, SecretError> {
+    if source.env.is_some() {
+        return Ok(false);
     }
+    if let Some(path) = &source.file {
+        return match std::fs::remove_file(path) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+            Err(source) => Err(SecretError::FileRead {
+                path: path.display().to_string(),
+                source,
+            }),
+        };
+    }
+    delete_password(keyring_user).map(|()| true)
 }
 
 /// Keeps a secret that replaced the one read from `source` (a rotated refresh token): in

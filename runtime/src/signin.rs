@@ -12,7 +12,7 @@
 //! Both end with a refresh token (`offline_access`), which the caller keeps in the OS
 //! keychain; the access token is not kept at all (the sync renews one when it needs it).
 
-use crate::graph::{self, GraphSettings, GraphSettingsError, OAuthError, TokenResponse, SCOPES};
+use crate::graph::{self, GraphSettings, GraphSettingsError, OAuthError, TokenResponse};
 use crate::secrets::Secret;
 use base64::Engine as _;
 use serde::Deserialize;
@@ -108,7 +108,7 @@ pub async fn with_browser(
             ("response_type", "code"),
             ("redirect_uri", &redirect_uri),
             ("response_mode", "query"),
-            ("scope", SCOPES),
+            ("scope", settings.scopes()),
             ("state", &state),
             ("code_challenge", &pkce.challenge),
             ("code_challenge_method", "S256"),
@@ -141,12 +141,33 @@ pub async fn with_browser(
         ("code", code),
         ("redirect_uri", &redirect_uri),
         ("code_verifier", &pkce.verifier),
-        ("scope", SCOPES),
+        ("scope", settings.scopes()),
     ];
     match token(&http, settings, &form).await? {
         Ok(tokens) => refresh_token_of(tokens),
         Err(e) => Err(SignInError::Refused(describe(&e))),
     }
+}
+
+/// Opens `url` in the desktop's browser (`xdg-open`, `open`, the URL protocol handler),
+/// never through a shell, which would read `&` in the query as its own.
+pub fn open_in_browser(url: &str) -> std::io::Result<()> {
+    let mut command = if cfg!(target_os = "macos") {
+        std::process::Command::new("open")
+    } else if cfg!(windows) {
+        let mut c = std::process::Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    } else {
+        std::process::Command::new("xdg-open")
+    };
+    command
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map(drop)
 }
 
 /// Waits for the browser's one request to the loopback redirect, answers it with a page
@@ -230,7 +251,7 @@ pub async fn with_device_code(
         .post(&url)
         .form(&[
             ("client_id", settings.client_id.as_str()),
-            ("scope", SCOPES),
+            ("scope", settings.scopes()),
         ])
         .send()
         .await

@@ -8,18 +8,31 @@
 use crate::clock::sleep_until;
 use crate::config::TeamsSettings;
 use crate::graph::GraphClient;
-use crate::secrets::{self, Secret};
-use parley_core::presence::{CcActivity, PresenceSync, Request, SyncEvent};
+use crate::protocol::Colleague;
+use crate::secrets::{self, Secret, SecretError};
+use parley_core::presence::{CcActivity, Failure, PresenceSync, Request, SyncEvent};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 /// What the engine tells the sync.
 #[derive(Debug)]
 pub enum ToSync {
     Cc(CcActivity),
-    /// Parley quits: clear our presence session, then end.
+    /// A directory search, answered on `reply`; it goes through the sync's own Graph
+    /// client, the only holder of the (rotating) refresh token.
+    Colleagues {
+        query: String,
+        reply: oneshot::Sender<Result<Vec<Colleague>, Failure>>,
+    },
+    /// Parley quits, the sync is turned off, or the user signs out: clear our presence
+    /// session, then end.
     Stop,
+    /// A new sync with the same client id takes over (new settings, a new sign-in): end
+    /// without clearing, since our session id is the new sync's too and a late clear
+    /// would wipe what it sets.
+    Handover,
 }
 
 /// What the sync tells the engine.
@@ -39,10 +52,18 @@ pub enum TeamsError {
     Settings(#[from] crate::graph::GraphSettingsError),
 }
 
+impl TeamsError {
+    /// No sign-in is kept: the user has to sign in, nothing is broken.
+    pub fn is_signed_out(&self) -> bool {
+        matches!(self, TeamsError::SignIn(e) if e.is_missing())
+    }
+}
+
 /// The engine's handle on the sync task.
 #[derive(Debug)]
 pub struct TeamsHandle {
     tx: mpsc::UnboundedSender<ToSync>,
+    keeper: Keeper,
 }
 
 impl TeamsHandle {
@@ -50,6 +71,24 @@ impl TeamsHandle {
         // A task that ended has nothing left to do.
         let _ = self.tx.send(message);
     }
+}
+
+/// Guards where the refresh token is kept: once the sign-in is forgotten, the task (still
+/// clearing our presence with the token in memory) must not store a rotated one back.
+#[derive(Debug, Clone, Default)]
+struct Keeper(Arc<Mutex<bool>>);
+
+/// Signs out: the stored refresh token is removed, and `sync`, if one runs (told to stop
+/// by the caller), keeps no successor of it. `false`: it comes from an environment
+/// variable, which only its owner can remove.
+pub fn forget_sign_in(
+    settings: &TeamsSettings,
+    sync: Option<&TeamsHandle>,
+) -> Result<bool, SecretError> {
+    let keeper = sync.map(|s| s.keeper.clone()).unwrap_or_default();
+    let mut forgotten = keeper.0.lock().unwrap_or_else(|e| e.into_inner());
+    *forgotten = true;
+    secrets::forget(&settings.refresh_token, &settings.keyring_user())
 }
 
 /// Reads the refresh token and starts the sync task.
@@ -63,6 +102,7 @@ pub fn start(
     let graph = GraphClient::new(settings.graph.clone(), token.expose().to_owned(), extra_ca)?;
     let sync = PresenceSync::new(settings.sync.clone(), Instant::now(), rand::random());
     let (tx, rx) = mpsc::unbounded_channel();
+    let keeper = Keeper::default();
     let task = Task {
         settings,
         keyring_user,
@@ -70,10 +110,11 @@ pub fn start(
         sync,
         reports,
         warned_env: false,
+        keeper: keeper.clone(),
     };
     let span = tracing::info_span!("teams");
     tokio::spawn(task.run(rx).instrument(span));
-    Ok(TeamsHandle { tx })
+    Ok(TeamsHandle { tx, keeper })
 }
 
 struct Task {
@@ -83,6 +124,7 @@ struct Task {
     sync: PresenceSync,
     reports: mpsc::UnboundedSender<FromSync>,
     warned_env: bool,
+    keeper: Keeper,
 }
 
 impl Task {
@@ -102,6 +144,15 @@ impl Task {
             tokio::select! {
                 message = rx.recv() => match message {
                     Some(ToSync::Cc(activity)) => self.sync.handle_cc_activity(activity),
+                    Some(ToSync::Colleagues { query, reply }) => {
+                        let found = self.graph.colleagues(&query).await;
+                        if let Err(failure) = &found {
+                            tracing::warn!(?failure, "Teams directory search");
+                        }
+                        let _ = reply.send(found);
+                        self.keep_rotated_token();
+                    }
+                    Some(ToSync::Handover) => break,
                     // The engine is gone: clear our session and end, as on a stop.
                     Some(ToSync::Stop) | None => self.sync.stop(),
                 },
@@ -145,6 +196,11 @@ impl Task {
         let Some(token) = self.graph.take_rotated_refresh_token() else {
             return;
         };
+        // Held while storing, so that a sign-out cannot slip in between.
+        let forgotten = self.keeper.0.lock().unwrap_or_else(|e| e.into_inner());
+        if *forgotten {
+            return;
+        }
         let source = &self.settings.refresh_token;
         match secrets::store_rotated(source, &self.keyring_user, &Secret::new(token)) {
             Ok(true) => tracing::debug!("rotated Teams refresh token stored"),

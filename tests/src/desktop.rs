@@ -214,6 +214,22 @@ impl DesktopEnv {
     pub fn config_dir(&self) -> &Path {
         &self.config_dir
     }
+
+    /// The environment variables of this environment (display, bus, homes).
+    pub fn vars(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// What Parley keeps in the keychain under `user` (`secret-tool lookup`).
+    pub fn secret(&self, user: &str) -> Option<String> {
+        let output = self
+            .command("secret-tool")
+            .args(["lookup", "service", "parley", "username", user])
+            .output()
+            .expect("secret-tool runs");
+        let value = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.success() && !value.is_empty()).then_some(value)
+    }
 }
 
 /// The running app, driven over WebDriver.

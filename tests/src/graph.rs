@@ -18,6 +18,13 @@
 //! - `POST /v1.0/users/{id}/presence/clearPresence`: `sessionId` required (`400`), `404`
 //!   when there is no such session.
 //! - Injected failures for the next requests: `429` with `Retry-After`, `503`.
+//! - Access tokens carry the scopes asked for; a Graph call whose permission is not among
+//!   them gets `403 Authorization_RequestDenied`.
+//! - The directory: `GET /v1.0/users` with `$search="displayName:x" OR "mail:x"` (words
+//!   matched by prefix), `$select`, `$top` (1..=999); `$search` without the header
+//!   `ConsistencyLevel: eventual` gets `400 Request_UnsupportedQuery`; needs
+//!   `User.ReadBasic.All`. `POST /v1.0/communications/getPresencesByUserId` with at most
+//!   650 ids (`400` beyond, or none); needs `Presence.Read.All`.
 //! - Sign-in: `GET /{tenant}/oauth2/v2.0/authorize` (the browser's side: the user consents
 //!   at once, or declines when told to) redirects to a loopback `redirect_uri` with a code;
 //!   `grant_type=authorization_code` needs the same `redirect_uri` and the PKCE verifier
@@ -73,7 +80,11 @@ struct Graph {
     client_id: String,
     user_id: String,
     refresh_tokens: Vec<String>,
-    access_tokens: HashMap<String, Instant>,
+    access_tokens: HashMap<String, AccessToken>,
+    /// Refresh tokens are padded to this many characters (Entra's are long).
+    refresh_length: usize,
+    /// Other users of the tenant, for the directory.
+    people: Vec<Person>,
     access_lifetime: Duration,
     issued: u64,
     /// The Teams client's own session (the user's desktop app).
@@ -93,6 +104,52 @@ struct Graph {
     devices: HashMap<String, Device>,
     device_lifetime: Duration,
     slow_down_next: bool,
+}
+
+#[derive(Debug)]
+struct AccessToken {
+    expires: Instant,
+    scopes: Vec<String>,
+}
+
+/// A colleague in the tenant's directory.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub mail: String,
+    pub job_title: Option<String>,
+    pub business_phones: Vec<String>,
+    pub mobile_phone: Option<String>,
+    pub presence: Pair,
+}
+
+impl Person {
+    /// Someone with a business number, Available in Teams.
+    pub fn new(id: &str, name: &str, mail: &str, phone: &str) -> Person {
+        Person {
+            id: id.into(),
+            name: name.into(),
+            mail: mail.into(),
+            job_title: None,
+            business_phones: vec![phone.into()],
+            mobile_phone: None,
+            presence: ("Available".into(), "Available".into()),
+        }
+    }
+
+    /// The properties `GET /users` may return, as Graph names them.
+    fn property(&self, name: &str) -> Option<Value> {
+        Some(match name {
+            "id" => json!(self.id),
+            "displayName" => json!(self.name),
+            "mail" | "userPrincipalName" => json!(self.mail),
+            "jobTitle" => json!(self.job_title),
+            "businessPhones" => json!(self.business_phones),
+            "mobilePhone" => json!(self.mobile_phone),
+            _ => return None,
+        })
+    }
 }
 
 /// A device code and what its user did.
@@ -138,6 +195,8 @@ impl FakeGraph {
             user_id: USER_ID.into(),
             refresh_tokens: vec!["refresh-0".into()],
             access_tokens: HashMap::new(),
+            refresh_length: 0,
+            people: Vec::new(),
             access_lifetime: Duration::from_secs(3600),
             issued: 0,
             teams_client: Some(("Available".into(), "Available".into())),
@@ -159,6 +218,11 @@ impl FakeGraph {
             .route("/{tenant}/oauth2/v2.0/devicecode", post(device_code))
             .route("/v1.0/me/presence", get(my_presence))
             .route("/v1.0/users/{id}/presence/{action}", post(presence_action))
+            .route("/v1.0/users", get(users))
+            .route(
+                "/v1.0/communications/getPresencesByUserId",
+                post(presences_by_user_id),
+            )
             .with_state(Arc::clone(&state));
         let (address_tx, address_rx) = std::sync::mpsc::channel();
         let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
@@ -219,8 +283,25 @@ impl FakeGraph {
     /// Lets every access token issued so far expire.
     pub fn expire_access_tokens(&self) {
         let past = Instant::now() - Duration::from_secs(1);
-        for expiry in self.graph().access_tokens.values_mut() {
-            *expiry = past;
+        for token in self.graph().access_tokens.values_mut() {
+            token.expires = past;
+        }
+    }
+
+    /// Issues refresh tokens of `length` characters from now on.
+    pub fn set_refresh_token_length(&self, length: usize) {
+        self.graph().refresh_length = length;
+    }
+
+    /// Adds a colleague to the directory.
+    pub fn add_person(&self, person: Person) {
+        self.graph().people.push(person);
+    }
+
+    /// What a colleague's Teams shows.
+    pub fn set_person_presence(&self, id: &str, availability: &str, activity: &str) {
+        for person in self.graph().people.iter_mut().filter(|p| p.id == id) {
+            person.presence = (availability.into(), activity.into());
         }
     }
 
@@ -351,14 +432,27 @@ impl Graph {
         })
     }
 
+    /// The 403 for a valid token without `scope` (a request that passed [`Self::unauthorized`]).
+    fn lacks_scope(&self, headers: &HeaderMap, scope: &str) -> Option<Response> {
+        let granted = bearer(headers)
+            .and_then(|t| self.access_tokens.get(t))
+            .is_some_and(|t| t.scopes.iter().any(|s| s == scope));
+        (!granted).then(|| {
+            (
+                StatusCode::FORBIDDEN,
+                Json(graph_error(
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation.",
+                )),
+            )
+                .into_response()
+        })
+    }
+
     /// The 401 for a request without a valid bearer token.
     fn unauthorized(&self, headers: &HeaderMap) -> Option<Response> {
-        let token = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        match token.and_then(|t| self.access_tokens.get(t)) {
-            Some(expires) if *expires > Instant::now() => None,
+        match bearer(headers).and_then(|t| self.access_tokens.get(t)) {
+            Some(token) if token.expires > Instant::now() => None,
             _ => Some((
                 StatusCode::UNAUTHORIZED,
                 [(
@@ -370,6 +464,13 @@ impl Graph {
                 .into_response()),
         }
     }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
 }
 
 fn graph_error(code: &str, message: &str) -> Value {
@@ -483,16 +584,29 @@ async fn token(
         }
     }
     graph.issued += 1;
-    let refresh = format!("refresh-{}", graph.issued);
+    let mut refresh = format!("refresh-{}-", graph.issued);
+    while refresh.len() < graph.refresh_length {
+        refresh.push(char::from(b'a' + (refresh.len() % 26) as u8));
+    }
     let access = format!("access-{}", graph.issued);
     graph.refresh_tokens.push(refresh.clone());
     let lifetime = graph.access_lifetime;
-    graph
-        .access_tokens
-        .insert(access.clone(), Instant::now() + lifetime);
+    // The Graph permissions asked for (offline_access and OpenID scopes are not Graph's).
+    let scopes: Vec<String> = field("scope")
+        .split(' ')
+        .filter(|s| s.contains('.'))
+        .map(str::to_owned)
+        .collect();
+    graph.access_tokens.insert(
+        access.clone(),
+        AccessToken {
+            expires: Instant::now() + lifetime,
+            scopes: scopes.clone(),
+        },
+    );
     Json(json!({
         "token_type": "Bearer",
-        "scope": "Presence.Read Presence.ReadWrite",
+        "scope": scopes.join(" "),
         "expires_in": lifetime.as_secs(),
         "access_token": access,
         "refresh_token": refresh,
@@ -709,4 +823,160 @@ async fn device_code(
         "message": format!("To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code {user_code} to authenticate."),
     }))
     .into_response()
+}
+
+/// The `"property:term"` clauses of a `$search` joined by `OR`; `None` when malformed.
+fn search_clauses(search: &str) -> Option<Vec<(String, String)>> {
+    let mut clauses = Vec::new();
+    let mut rest = search.trim();
+    loop {
+        rest = rest.strip_prefix('"')?;
+        let end = rest.find('"')?;
+        let (property, term) = rest[..end].split_once(':')?;
+        clauses.push((property.to_owned(), term.to_lowercase()));
+        rest = rest[end + 1..].trim_start();
+        if rest.is_empty() {
+            return Some(clauses);
+        }
+        rest = rest.strip_prefix("OR")?.trim_start();
+    }
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Directory search tokenizes both sides and matches by prefix: every word of the term
+/// starts a word of the value.
+fn matches(value: &str, term: &str) -> bool {
+    let value = words(value);
+    let term = words(term);
+    !term.is_empty()
+        && term
+            .iter()
+            .all(|t| value.iter().any(|w| w.starts_with(t.as_str())))
+}
+
+async fn users(
+    State(state): Shared,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let mut graph = lock(&state);
+    if let Some(failure) = graph.begin("GET /v1.0/users".into()) {
+        return failure;
+    }
+    if let Some(denied) = graph.unauthorized(&headers) {
+        return denied;
+    }
+    if let Some(denied) = graph.lacks_scope(&headers, "User.ReadBasic.All") {
+        return denied;
+    }
+    let eventual = headers
+        .get("consistencylevel")
+        .is_some_and(|v| v.as_bytes() == b"eventual");
+    let unsupported = |message: &str| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(graph_error("Request_UnsupportedQuery", message)),
+        )
+            .into_response()
+    };
+    let clauses = match query.get("$search") {
+        None => Vec::new(),
+        Some(_) if !eventual => {
+            return unsupported("Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'");
+        }
+        Some(search) => match search_clauses(search) {
+            Some(c) => c,
+            None => return unsupported("Syntax error: the $search clause is not valid."),
+        },
+    };
+    let top = match query.get("$top").map(|t| t.parse::<usize>()) {
+        None => 100,
+        Some(Ok(t)) if (1..=999).contains(&t) => t,
+        Some(_) => return bad_request("Invalid page size specified."),
+    };
+    let select: Vec<&str> = query.get("$select").map_or_else(
+        || {
+            vec![
+                "id",
+                "displayName",
+                "mail",
+                "jobTitle",
+                "businessPhones",
+                "mobilePhone",
+            ]
+        },
+        |s| s.split(',').collect(),
+    );
+    let mut value = Vec::new();
+    for person in &graph.people {
+        let hit = clauses.is_empty()
+            || clauses.iter().any(|(property, term)| {
+                person
+                    .property(property)
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .is_some_and(|v| matches(&v, term))
+            });
+        if !hit {
+            continue;
+        }
+        let mut item = serde_json::Map::new();
+        for name in &select {
+            match person.property(name) {
+                Some(v) => item.insert((*name).to_owned(), v),
+                None => {
+                    return bad_request(&format!(
+                        "Could not find a property named '{name}' on type 'microsoft.graph.user'."
+                    ))
+                }
+            };
+        }
+        value.push(Value::Object(item));
+    }
+    value.truncate(top);
+    Json(json!({ "value": value })).into_response()
+}
+
+async fn presences_by_user_id(
+    State(state): Shared,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut graph = lock(&state);
+    if let Some(failure) = graph.begin("POST /v1.0/communications/getPresencesByUserId".into()) {
+        return failure;
+    }
+    if let Some(denied) = graph.unauthorized(&headers) {
+        return denied;
+    }
+    if let Some(denied) = graph.lacks_scope(&headers, "Presence.Read.All") {
+        return denied;
+    }
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let Some(ids) = body.get("ids").and_then(Value::as_array) else {
+        return bad_request("The ids field is required.");
+    };
+    if ids.is_empty() || ids.len() > 650 {
+        return bad_request("The number of ids must be between 1 and 650.");
+    }
+    let own = graph.aggregate();
+    let value: Vec<Value> = ids
+        .iter()
+        .filter_map(Value::as_str)
+        .filter_map(|id| {
+            let pair = if id == graph.user_id {
+                own.clone()
+            } else {
+                graph.people.iter().find(|p| p.id == id)?.presence.clone()
+            };
+            Some(json!({"id": id, "availability": pair.0, "activity": pair.1}))
+        })
+        .collect();
+    Json(json!({ "value": value })).into_response()
 }

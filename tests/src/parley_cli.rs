@@ -12,7 +12,6 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::ops::Range;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, ExitStatus};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -304,7 +303,6 @@ impl ParleyConfig {
         self
     }
 
-    /// An extra environment variable for the agent.
     /// Presence sync with `graph` (the fake Entra/Graph), reading every `poll_seconds`; the
     /// refresh token comes through the `PARLEY_TEAMS_TOKEN` variable.
     pub fn teams(mut self, graph: &crate::graph::FakeGraph, poll_seconds: u32) -> Self {
@@ -328,6 +326,29 @@ impl ParleyConfig {
         self.env("PARLEY_TEAMS_TOKEN", &graph.first_refresh_token())
     }
 
+    /// The Teams refresh token is kept in `file` (owner only) instead of a variable;
+    /// `token` is written there first, when given.
+    pub fn teams_token_file(self, file: &Path, token: Option<&str>) -> Self {
+        if let Some(token) = token {
+            write_secret_file(file, token);
+        }
+        self.teams_token_source(&format!(
+            "{{ file = {} }}",
+            toml_str(&file.display().to_string())
+        ))
+    }
+
+    /// Where the Teams refresh token is kept, as `teams.refresh_token`'s TOML value.
+    pub fn teams_token_source(mut self, source: &str) -> Self {
+        let table = self.teams.take().expect("teams() first");
+        self.teams = Some(table.replace(
+            "refresh_token = { env = \"PARLEY_TEAMS_TOKEN\" }",
+            &format!("refresh_token = {source}"),
+        ));
+        self
+    }
+
+    /// An extra environment variable for the agent.
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_owned(), value.to_owned()));
         self
@@ -482,6 +503,14 @@ fn kv(toml: &mut String, key: &str, value: Option<String>) {
 }
 
 /// A TOML basic string.
+/// Writes a secret to a file only its owner may read (what Parley demands of them).
+pub fn write_secret_file(path: &Path, secret: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, secret).expect("the secret file");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+        .expect("an owner-only secret file");
+}
+
 fn toml_str(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
@@ -611,10 +640,7 @@ impl ParleyCli {
             value: Some(value),
         } = &config.account.password
         {
-            fs::write(path, value)
-                .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
-            fs::set_permissions(path, fs::Permissions::from_mode(0o600))
-                .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", path.display()));
+            write_secret_file(path, value);
         }
         let config_path = work_dir.join("agent.toml");
         fs::write(&config_path, config.to_toml())
@@ -923,7 +949,11 @@ impl ParleyCli {
     }
 
     /// Searches the whole event log (not moving the cursor) until `timeout`.
-    fn find_event(&self, predicate: impl Fn(&Value) -> bool, timeout: Duration) -> Option<Value> {
+    pub fn find_event(
+        &self,
+        predicate: impl Fn(&Value) -> bool,
+        timeout: Duration,
+    ) -> Option<Value> {
         let deadline = Instant::now() + wait::scaled(timeout);
         let (lock, cond) = &*self.shared;
         let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());

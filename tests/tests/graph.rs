@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use parley_core::presence::{Activity, Availability, Failure, SessionActivity};
-use parley_e2e::graph::{FakeGraph, Injected, CLIENT_ID, TENANT, USER_ID};
+use parley_e2e::graph::{FakeGraph, Injected, Person, CLIENT_ID, TENANT, USER_ID};
 use parley_runtime::graph::{GraphClient, GraphSettings};
 use parley_runtime::signin::{self, SignInError};
 use std::io::{Read, Write};
@@ -17,6 +17,7 @@ fn settings(fake: &FakeGraph) -> GraphSettings {
         login_url: fake.login_url(),
         tenant: TENANT.into(),
         client_id: CLIENT_ID.into(),
+        directory: true,
     }
 }
 
@@ -209,10 +210,8 @@ fn failures_are_told_apart_for_the_sync() {
 fn graph_cannot_be_reached_is_unavailable_not_denied() {
     let fake = FakeGraph::start();
     let settings = GraphSettings {
-        graph_url: fake.graph_url(),
         login_url: "http://127.0.0.1:9".into(),
-        tenant: TENANT.into(),
-        client_id: CLIENT_ID.into(),
+        ..settings(&fake)
     };
     let mut graph = GraphClient::new(settings, "refresh-0".into(), None).unwrap();
     let result = runtime().block_on(graph.read_presence());
@@ -228,10 +227,8 @@ fn the_fake_refuses_what_graph_refuses() {
     let fake = FakeGraph::start();
     let mut graph = GraphClient::new(
         GraphSettings {
-            graph_url: fake.graph_url(),
-            login_url: fake.login_url(),
-            tenant: TENANT.into(),
             client_id: "another-app".into(),
+            ..settings(&fake)
         },
         fake.first_refresh_token(),
         None,
@@ -453,4 +450,93 @@ fn signing_in_with_a_device_code_waits_slows_down_and_reports_every_ending() {
     fake.set_device_lifetime(Duration::from_secs(2));
     let expired = rt.block_on(signin::with_device_code(&settings(&fake), None, |_| {}));
     assert!(matches!(expired, Err(SignInError::Expired)), "{expired:?}");
+}
+
+/// The directory: a search by name or mail gives colleagues with a dialable number and
+/// their live presence; presences go in batches of at most 650 ids.
+#[test]
+fn colleagues_are_found_with_their_presence() {
+    let fake = FakeGraph::start();
+    let mut ada = Person::new(
+        "id-ada",
+        "Ada Lovelace",
+        "ada@contoso.com",
+        "+44 (20) 7946-0018",
+    );
+    ada.job_title = Some("Billing expert".into());
+    fake.add_person(ada);
+    fake.add_person(Person::new(
+        "id-alan",
+        "Alan Turing",
+        "alan@contoso.com",
+        "ext. 12",
+    ));
+    fake.add_person(Person::new(
+        "id-grace",
+        "Grace Hopper",
+        "grace@contoso.com",
+        "+1 425 555 0100",
+    ));
+    fake.set_person_presence("id-ada", "Busy", "InACall");
+    let mut graph = client(&fake);
+    let rt = runtime();
+
+    let found = rt.block_on(graph.colleagues("ada")).expect("a search");
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].name, "Ada Lovelace");
+    assert_eq!(found[0].phone.as_deref(), Some("+442079460018"));
+    assert_eq!(found[0].job_title.as_deref(), Some("Billing expert"));
+    assert_eq!(found[0].availability.as_deref(), Some("Busy"));
+    assert_eq!(found[0].activity.as_deref(), Some("InACall"));
+
+    // By mail, by the start of the last name; a number that is none is left out.
+    let found = rt.block_on(graph.colleagues("tur")).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].phone, None);
+    assert_eq!(rt.block_on(graph.colleagues("grace@")).unwrap().len(), 1);
+    // A query that tries to break out of its $search clause finds nothing, and no error.
+    assert!(rt
+        .block_on(graph.colleagues("x\" OR \"mail:a"))
+        .unwrap()
+        .is_empty());
+    assert!(rt.block_on(graph.colleagues("  ")).unwrap().is_empty());
+
+    let ids: Vec<String> = (0..700).map(|i| format!("id-{i}")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).chain(["id-ada"]).collect();
+    let presences = rt.block_on(graph.presences(&ids)).unwrap();
+    assert_eq!(presences.len(), 1, "only known ids have a presence");
+    let batches = fake
+        .requests()
+        .iter()
+        .filter(|r| r.ends_with("getPresencesByUserId"))
+        .count();
+    // One per search with matches (3), then 701 ids in two batches.
+    assert_eq!(batches, 3 + 2);
+}
+
+/// Without the directory's permissions in the sign-in, Graph answers 403 and the
+/// message names what the administrator must grant.
+#[test]
+fn the_directory_without_its_permissions_says_which_are_missing() {
+    let fake = FakeGraph::start();
+    fake.add_person(Person::new(
+        "id-ada",
+        "Ada Lovelace",
+        "ada@contoso.com",
+        "+442079460018",
+    ));
+    let mut graph = GraphClient::new(
+        GraphSettings {
+            directory: false,
+            ..settings(&fake)
+        },
+        fake.first_refresh_token(),
+        None,
+    )
+    .unwrap();
+    let result = runtime().block_on(graph.colleagues("ada"));
+    assert!(
+        matches!(&result, Err(Failure::Denied { reason }) if reason.contains("User.ReadBasic.All")),
+        "{result:?}"
+    );
 }

@@ -4,11 +4,12 @@
 //! contact-center call → Busy/InACall in Teams within a second, cleared at hang-up;
 //! throttling → Retry-After honoured, shown, recovered; quit → our session cleared.
 
-use parley_e2e::graph::{FakeGraph, Injected, CLIENT_ID};
-use parley_e2e::parley_cli::{ParleyCli, ParleyConfig};
+use parley_e2e::graph::{FakeGraph, Injected, Person, CLIENT_ID, TENANT};
+use parley_e2e::kamailio::{Kamailio, KamailioOptions};
+use parley_e2e::parley_cli::{write_secret_file, ParleyCli, ParleyConfig};
 use parley_e2e::sipp::Sipp;
 use parley_e2e::{ports, wait, TestDir};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const AGENT: &str = "agent";
@@ -184,30 +185,22 @@ fn a_missing_sign_in_is_reported_and_calls_go_on() {
     assert!(status.success(), "{status}");
 }
 
-#[test]
-fn parley_cli_signs_in_with_a_device_code_and_keeps_the_token_in_its_file() {
+/// `parley-cli teams-sign-in --device-code` with `command`: the user reads the code and
+/// enters it on another device (the fake approves it).
+fn device_code_sign_in(
+    mut command: std::process::Command,
+    config_file: &std::path::Path,
+    graph: &FakeGraph,
+) -> std::process::Output {
     use std::io::{BufRead, BufReader};
-    use std::os::unix::fs::PermissionsExt;
-    let dir = TestDir::new("teams_cli_sign_in");
-    let graph = FakeGraph::start();
-    let token_file = dir.path().join("teams-token");
-    let mut config = ParleyConfig::standalone(AGENT).teams(&graph, 10);
-    let table = config.teams.take().expect("a [teams] table");
-    config.teams = Some(table.replace(
-        "refresh_token = { env = \"PARLEY_TEAMS_TOKEN\" }",
-        &format!("refresh_token = {{ file = \"{}\" }}", token_file.display()),
-    ));
-    let config_file = dir.path().join("agent.toml");
-    std::fs::write(&config_file, config.to_toml()).unwrap();
-    let mut child = std::process::Command::new(ParleyCli::binary())
+    let mut child = command
         .args(["teams-sign-in", "--device-code", "--config"])
-        .arg(&config_file)
+        .arg(config_file)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("parley-cli runs");
-    // The user reads the code and enters it on another device.
     let stderr = BufReader::new(child.stderr.take().unwrap());
     let message = stderr
         .lines()
@@ -221,6 +214,25 @@ fn parley_cli_signs_in_with_a_device_code_and_keeps_the_token_in_its_file() {
     graph.answer_device(user_code, true);
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{output:?}");
+    output
+}
+
+#[test]
+fn parley_cli_signs_in_with_a_device_code_and_keeps_the_token_in_its_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TestDir::new("teams_cli_sign_in");
+    let graph = FakeGraph::start();
+    let token_file = dir.path().join("teams-token");
+    let config = ParleyConfig::standalone(AGENT)
+        .teams(&graph, 10)
+        .teams_token_file(&token_file, None);
+    let config_file = dir.path().join("agent.toml");
+    std::fs::write(&config_file, config.to_toml()).unwrap();
+    let output = device_code_sign_in(
+        std::process::Command::new(ParleyCli::binary()),
+        &config_file,
+        &graph,
+    );
     let stored = std::fs::read_to_string(&token_file).expect("the token file");
     assert!(graph.valid_refresh_tokens().contains(&stored));
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
@@ -228,5 +240,194 @@ fn parley_cli_signs_in_with_a_device_code_and_keeps_the_token_in_its_file() {
     assert!(
         !String::from_utf8_lossy(&output.stdout).contains(&stored),
         "the token is never shown"
+    );
+}
+
+/// Our presence session in Teams, as Graph holds it.
+fn session(graph: &FakeGraph, activity: &str) -> bool {
+    graph.sessions() == [(CLIENT_ID.to_owned(), ("Busy".into(), activity.into()))]
+}
+
+/// The Connect model's "find the expert in Teams": the agent searches the directory,
+/// sees the colleague's presence, consults them on their number while the customer
+/// holds (Teams shows InAConferenceCall), then signs out of Teams (our session cleared,
+/// the sign-in forgotten) and signs in again with `teams_start`.
+#[test]
+fn the_agent_consults_a_colleague_found_in_the_teams_directory() {
+    let dir = TestDir::new("teams_directory");
+    let graph = FakeGraph::start();
+    let mut ada = Person::new("id-ada", "Ada Lovelace", "ada@contoso.com", "1003");
+    ada.job_title = Some("Billing expert".into());
+    graph.add_person(ada);
+    graph.set_person_presence("id-ada", "Available", "Available");
+    let kamailio = Kamailio::start(&dir, KamailioOptions::default());
+    let token_file = dir.path().join("teams-token");
+    let start = |user: &str, config: ParleyConfig| {
+        let agent = ParleyCli::start(&dir, None, config);
+        agent.wait_registered(wait::MEDIUM);
+        kamailio.wait_registered(user, wait::SHORT);
+        agent
+    };
+    let agent = start(
+        "1001",
+        ParleyConfig::for_kamailio("1001", &kamailio)
+            .ready()
+            .teams(&graph, 1)
+            .teams_token_file(&token_file, Some(&graph.first_refresh_token())),
+    );
+    let customer = start("1002", ParleyConfig::for_kamailio("1002", &kamailio));
+    let colleague = start(
+        "1003",
+        ParleyConfig::for_kamailio("1003", &kamailio).ready(),
+    );
+    agent
+        .find_event(
+            |e| e["event"] == "teams" && e["sync"] == "active" && e["directory"] == true,
+            wait::MEDIUM,
+        )
+        .expect("Teams sync active with the directory");
+
+    // A customer's call: Busy/InACall in Teams.
+    let customer_leg = customer.dial(&kamailio.aor("1001"));
+    let offered = agent.wait_event(|e| e["event"] == "incoming_call", wait::MEDIUM)["call"].clone();
+    agent.answer(&offered);
+    agent.wait_call_state(&offered, "connected", wait::MEDIUM);
+    assert!(wait::until_true(wait::SHORT, || session(&graph, "InACall")));
+
+    // The agent looks for the billing expert: found, with her presence and number.
+    let found = agent.command_ok(json!({"cmd": "colleagues", "query": "ada"}));
+    let ada = &found["colleagues"][0];
+    assert_eq!(
+        (&ada["name"], &ada["phone"], &ada["availability"]),
+        (&"Ada Lovelace".into(), &"1003".into(), &"Available".into()),
+        "{found}"
+    );
+
+    // Consult her on that number while the customer holds: Teams shows a conference.
+    agent.command_ok(json!({"cmd": "hold", "call": offered}));
+    agent.wait_call_state(&offered, "held", wait::MEDIUM);
+    let consult = agent.dial(ada["phone"].as_str().unwrap());
+    let colleague_leg =
+        colleague.wait_event(|e| e["event"] == "incoming_call", wait::MEDIUM)["call"].clone();
+    colleague.answer(&colleague_leg);
+    agent.wait_call_state(&consult, "connected", wait::MEDIUM);
+    assert!(
+        wait::until_true(wait::SHORT, || session(&graph, "InAConferenceCall")),
+        "{:?}",
+        graph.sessions()
+    );
+    // Her Teams now says she is in a call, and a new search shows it.
+    graph.set_person_presence("id-ada", "Busy", "InACall");
+    let found = agent.command_ok(json!({"cmd": "colleagues", "query": "lovelace"}));
+    assert_eq!(found["colleagues"][0]["activity"], "InACall", "{found}");
+
+    // The consultation ends: back to one call.
+    agent.hangup(&consult);
+    agent.wait_call_state(&consult, "ended", wait::MEDIUM);
+    assert!(wait::until_true(wait::SHORT, || session(&graph, "InACall")));
+
+    // Sign-out during the call: our session is cleared and the sign-in forgotten.
+    agent.command_ok(json!({"cmd": "teams_sign_out"}));
+    agent.wait_event(
+        |e| e["event"] == "teams" && e["sync"] == "signed_out" && e["directory"] == false,
+        wait::SHORT,
+    );
+    assert!(wait::until_true(wait::SHORT, || graph
+        .sessions()
+        .is_empty()));
+    assert!(!token_file.exists(), "the stored sign-in is removed");
+    let refused = agent.command(json!({"cmd": "colleagues", "query": "ada"}));
+    assert_eq!(refused["error"], "teams_directory", "{refused}");
+    // Nothing writes the token back afterwards (the sync held a rotating one).
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(!token_file.exists());
+
+    // Signed in again (as parley-cli teams-sign-in would leave it): the sync resumes and
+    // shows the call that is still going on.
+    let token = graph.valid_refresh_tokens().pop().expect("a valid token");
+    write_secret_file(&token_file, &token);
+    agent.command_ok(json!({"cmd": "teams_start"}));
+    assert!(wait::until_true(wait::MEDIUM, || session(
+        &graph, "InACall"
+    )));
+    agent.command_ok(json!({"cmd": "status"}));
+    let status = agent
+        .events()
+        .into_iter()
+        .rev()
+        .find(|e| e["event"] == "status")
+        .expect("a status event");
+    assert_eq!(status["teams"]["sync"], "active", "{status}");
+
+    customer.hangup(&customer_leg);
+    agent.wait_call_state(&offered, "ended", wait::MEDIUM);
+    assert!(wait::until_true(wait::SHORT, || graph
+        .sessions()
+        .is_empty()));
+    let status = agent.quit(wait::MEDIUM);
+    assert!(status.success(), "{status}");
+}
+
+/// Entra refresh tokens can outgrow one Windows Credential Manager entry (2,560 bytes):
+/// the keychain keeps them in chunks. Signed in with a 3,000-character token through
+/// gnome-keyring, the agent reads it back whole, stores each rotated successor the same
+/// way, and sign-out leaves nothing of it in the keychain.
+#[test]
+fn a_long_refresh_token_is_kept_in_keychain_chunks_and_removed_at_sign_out() {
+    use parley_e2e::desktop::{DesktopEnv, DesktopOptions};
+    let dir = TestDir::new("teams_keychain");
+    let graph = FakeGraph::start();
+    graph.set_refresh_token_length(3000);
+    let env = DesktopEnv::new(
+        &dir,
+        &DesktopOptions {
+            keyring: true,
+            ..DesktopOptions::demo()
+        },
+    );
+    let sipp_port = ports::port();
+    let mut config = ParleyConfig::standalone(AGENT)
+        .teams(&graph, 1)
+        .teams_token_source("{ keyring = true }")
+        .via_proxy_port(sipp_port);
+    for (name, value) in env.vars() {
+        config = config.env(name, value);
+    }
+    let config_file = dir.path().join("agent.toml");
+    std::fs::write(&config_file, config.to_toml()).unwrap();
+    device_code_sign_in(env.command(ParleyCli::binary()), &config_file, &graph);
+
+    let user = format!("teams:{CLIENT_ID}@{TENANT}");
+    let stored = |env: &DesktopEnv| -> Option<String> {
+        let head = env.secret(&user)?;
+        let count: usize = head.strip_prefix("parley-chunks:")?.parse().ok()?;
+        (1..=count)
+            .map(|i| env.secret(&format!("{user}#{i}")))
+            .collect()
+    };
+    assert_eq!(env.secret(&user).as_deref(), Some("parley-chunks:3"));
+    let first = stored(&env).expect("the token in three chunks");
+    assert_eq!(first.len(), 3000);
+    assert!(graph.valid_refresh_tokens().contains(&first));
+
+    // The agent signs in with it; the rotated successor replaces it, chunked again.
+    let agent = ParleyCli::start(&dir, None, config);
+    agent.wait_event(
+        |e| e["event"] == "teams" && e["sync"] == "active",
+        wait::MEDIUM,
+    );
+    assert!(wait::until_true(wait::SHORT, || {
+        stored(&env).is_some_and(|t| t != first && graph.valid_refresh_tokens().contains(&t))
+    }));
+
+    agent.command_ok(json!({"cmd": "teams_sign_out"}));
+    assert_eq!(env.secret(&user), None);
+    assert!((1..=3).all(|i| env.secret(&format!("{user}#{i}")).is_none()));
+    let status = agent.quit(wait::MEDIUM);
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        env.secret(&user),
+        None,
+        "nothing stored back while quitting"
     );
 }

@@ -2,7 +2,7 @@
 //! center.
 
 use clap::{Parser, Subcommand};
-use parley_runtime::config::Config;
+use parley_runtime::config::{Config, TeamsSettings};
 use parley_runtime::demo::{self, DemoConfig};
 use parley_runtime::secrets::{self, Secret};
 use parley_runtime::{engine, headless};
@@ -46,6 +46,12 @@ enum Cmd {
         /// Sign in on another device with a code, instead of this machine's browser.
         #[arg(long)]
         device_code: bool,
+    },
+    /// Forget the Teams sign-in: removes the stored refresh token (and its keychain
+    /// chunks). A running agent is told with the `teams_sign_out` command instead.
+    TeamsSignOut {
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Run the demo contact center on loopback.
     DemoPeer {
@@ -108,6 +114,7 @@ async fn run(command: Cmd) -> ExitCode {
             config,
             device_code,
         } => teams_sign_in(config, device_code).await,
+        Cmd::TeamsSignOut { config } => teams_sign_out(config),
         Cmd::DemoPeer {
             listen,
             interval,
@@ -218,18 +225,47 @@ async fn agent(path: PathBuf) -> ExitCode {
 /// How long the browser sign-in waits for the user.
 const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(300);
 
-async fn teams_sign_in(path: PathBuf, device_code: bool) -> ExitCode {
-    use parley_runtime::signin;
-    let settings = match Config::load(&path) {
-        Ok(s) => s,
+/// The settings of a file whose `[teams]` is enabled, or the exit code that says why not.
+fn teams_settings(
+    path: &std::path::Path,
+) -> Result<(parley_runtime::config::Settings, TeamsSettings), ExitCode> {
+    let settings = Config::load(path).map_err(|e| {
+        eprintln!("{e}");
+        ExitCode::from(2)
+    })?;
+    let Some(teams) = settings.teams.clone() else {
+        eprintln!("{}: [teams] is not enabled", path.display());
+        return Err(ExitCode::from(2));
+    };
+    Ok((settings, teams))
+}
+
+fn teams_sign_out(path: PathBuf) -> ExitCode {
+    let teams = match teams_settings(&path) {
+        Ok((_, teams)) => teams,
+        Err(code) => return code,
+    };
+    match parley_runtime::teams::forget_sign_in(&teams, None) {
+        Ok(true) => {
+            println!("signed out of Microsoft Teams; the stored sign-in is removed");
+            ExitCode::SUCCESS
+        }
+        Ok(false) => {
+            eprintln!("teams.refresh_token names an environment variable: unset it yourself");
+            ExitCode::FAILURE
+        }
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            ExitCode::FAILURE
         }
-    };
-    let Some(teams) = settings.teams else {
-        eprintln!("{}: [teams] is not enabled", path.display());
-        return ExitCode::from(2);
+    }
+}
+
+async fn teams_sign_in(path: PathBuf, device_code: bool) -> ExitCode {
+    use parley_runtime::signin;
+    let (settings, teams) = match teams_settings(&path) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
     let ca = settings.tls_ca_file.as_deref();
     let token = if device_code {
@@ -243,7 +279,7 @@ async fn teams_sign_in(path: PathBuf, device_code: bool) -> ExitCode {
             ca,
             |url| {
                 eprintln!("Open this address in a browser to sign in to Microsoft Teams:\n{url}");
-                if let Err(e) = open_browser(url) {
+                if let Err(e) = signin::open_in_browser(url) {
                     eprintln!("(the browser could not be started: {e})");
                 }
             },
@@ -274,27 +310,6 @@ async fn teams_sign_in(path: PathBuf, device_code: bool) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Opens `url` in the desktop's browser (`xdg-open`, `open`, the URL protocol handler),
-/// never through a shell, which would read `&` in the query as its own.
-fn open_browser(url: &str) -> std::io::Result<()> {
-    let mut command = if cfg!(target_os = "macos") {
-        std::process::Command::new("open")
-    } else if cfg!(windows) {
-        let mut c = std::process::Command::new("rundll32");
-        c.arg("url.dll,FileProtocolHandler");
-        c
-    } else {
-        std::process::Command::new("xdg-open")
-    };
-    command
-        .arg(url)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map(drop)
 }
 
 fn store_password(path: PathBuf) -> ExitCode {
