@@ -26,4 +26,9 @@ pub const COMMANDS: &[&str] = &[
     "test_sound",
     "watch_level",
     "stop_level",
+    "teams_settings",
+    "save_teams_settings",
+    "teams_sign_in",
+    "teams_sign_out",
+    "colleagues",
 ];

@@ -52,7 +52,7 @@ impl From<ConfigError> for AccountError {
     }
 }
 
-fn file_error(path: &Path, e: impl std::fmt::Display) -> AccountError {
+pub(crate) fn file_error(path: &Path, e: impl std::fmt::Display) -> AccountError {
     AccountError {
         field: None,
         message: format!("{}: {e}", path.display()),
@@ -89,13 +89,7 @@ fn apply(
     form: &AccountForm,
     keyring: bool,
 ) -> Result<(String, Settings), AccountError> {
-    let mut doc: DocumentMut =
-        existing
-            .parse()
-            .map_err(|e: toml_edit::TomlError| AccountError {
-                field: None,
-                message: format!("parley.toml: {}", e.message()),
-            })?;
+    let mut doc = parse_document(existing)?;
     let account = table(&mut doc, "account");
     let text = |v: &str| v.trim().to_owned();
     account["username"] = value(text(&form.username));
@@ -129,7 +123,16 @@ fn apply(
     Ok((text, settings))
 }
 
-fn table<'d>(doc: &'d mut DocumentMut, name: &str) -> &'d mut Table {
+/// `parley.toml` as an editable document (comments and order kept).
+pub(crate) fn parse_document(text: &str) -> Result<DocumentMut, AccountError> {
+    text.parse()
+        .map_err(|e: toml_edit::TomlError| AccountError {
+            field: None,
+            message: format!("parley.toml: {}", e.message()),
+        })
+}
+
+pub(crate) fn table<'d>(doc: &'d mut DocumentMut, name: &str) -> &'d mut Table {
     let item = doc.entry(name).or_insert(Item::Table(Table::new()));
     if !item.is_table() {
         *item = Item::Table(Table::new());
@@ -144,7 +147,7 @@ fn password_error(e: impl std::fmt::Display) -> AccountError {
     }
 }
 
-fn read_existing(path: &Path) -> Result<String, AccountError> {
+pub(crate) fn read_existing(path: &Path) -> Result<String, AccountError> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),

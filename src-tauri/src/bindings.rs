@@ -28,6 +28,8 @@ fn typescript_bindings_are_current() {
             crate::audio::AudioDevices::decl(&cfg),
             crate::audio::TestSound::decl(&cfg),
             crate::account::AccountForm::decl(&cfg),
+            crate::teams::TeamsForm::decl(&cfg),
+            crate::teams::DeviceCodeView::decl(&cfg),
             crate::error::UiError::decl(&cfg),
             crate::links::LinkOffer::decl(&cfg),
             crate::links::LinkDialled::decl(&cfg),

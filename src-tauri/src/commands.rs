@@ -7,11 +7,12 @@ use crate::error::UiError;
 use crate::i18n;
 use crate::preferences::Preferences;
 use crate::session::{Mode, Shell};
+use crate::teams::{self, DeviceCodeView, TeamsForm};
 use crate::tray;
 use parley_core::link;
 use parley_runtime::demo::{Customer, DemoCommand};
 use parley_runtime::engine;
-use parley_runtime::protocol::{Command, Event, Outcome, RequestedState, Status};
+use parley_runtime::protocol::{Colleague, Command, Event, Outcome, RequestedState, Status};
 use parley_runtime::store::{CallRecord, Store};
 use serde::Serialize;
 use std::time::Duration;
@@ -114,7 +115,7 @@ pub async fn overview(app: AppHandle, shell: State<'_, Shell>) -> Reply<Overview
     };
     if let Some(agent) = agent {
         if let Ok(Outcome::Status(status)) = agent.request(Command::Status).await {
-            overview.status = Some(status);
+            overview.status = Some(*status);
         }
     }
     Ok(overview)
@@ -406,4 +407,71 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| UiError::new("internal", e.to_string()))?
         .map_err(UiError::from)
+}
+
+/// The Teams tab's form; `None` without an account (demo mode).
+#[tauri::command]
+pub async fn teams_settings(shell: State<'_, Shell>) -> Reply<Option<TeamsForm>> {
+    teams::read(&shell.paths.account()).map_err(teams::form_error)
+}
+
+/// Saves the Teams settings; the running agent's sync restarts with them (a call in
+/// progress goes on, and Teams keeps showing it).
+#[tauri::command]
+pub async fn save_teams_settings(shell: State<'_, Shell>, form: TeamsForm) -> Reply<()> {
+    let settings = teams::save(&shell.paths.account(), &form).map_err(teams::form_error)?;
+    tell_running_agent(&shell, Command::TeamsSettings(Box::new(settings))).await
+}
+
+/// Sends `command` to the agent when one runs; without one, what changed on disk applies
+/// when it starts.
+async fn tell_running_agent(shell: &Shell, command: Command) -> Reply<()> {
+    match shell.agent().await {
+        Ok(agent) => agent
+            .request(command)
+            .await
+            .map(drop)
+            .map_err(UiError::from),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Signs in to Teams (the system browser, or a device code sent on `on_code`), keeps the
+/// sign-in in the keychain and starts presence sync with it.
+#[tauri::command]
+pub async fn teams_sign_in(
+    shell: State<'_, Shell>,
+    device_code: bool,
+    on_code: Channel<DeviceCodeView>,
+) -> Reply<()> {
+    let (settings, ca) = teams::settings(&shell.paths.account()).map_err(teams::form_error)?;
+    teams::sign_in(&settings, ca.as_deref(), device_code, |code| {
+        if let Err(error) = on_code.send(DeviceCodeView::from(code)) {
+            tracing::warn!(%error, "the device code did not reach the window");
+        }
+    })
+    .await?;
+    tell_running_agent(&shell, Command::TeamsStart).await
+}
+
+/// Signs out of Teams: our presence is cleared (by the running agent) and the stored
+/// sign-in removed.
+#[tauri::command]
+pub async fn teams_sign_out(shell: State<'_, Shell>) -> Reply<()> {
+    if shell.agent().await.is_ok() {
+        return done(&shell, Command::TeamsSignOut).await;
+    }
+    let (settings, _) = teams::settings(&shell.paths.account()).map_err(teams::form_error)?;
+    parley_runtime::teams::forget_sign_in(&settings, None)
+        .map(drop)
+        .map_err(|e| UiError::new("teams_sign_out", e.to_string()))
+}
+
+/// Colleagues from the Teams directory whose name or mail starts with `query`.
+#[tauri::command]
+pub async fn colleagues(shell: State<'_, Shell>, query: String) -> Reply<Vec<Colleague>> {
+    match shell.request(Command::Colleagues { query }).await? {
+        Outcome::Colleagues(found) => Ok(found),
+        other => Err(UiError::new("internal", format!("unexpected {other:?}"))),
+    }
 }

@@ -12,6 +12,7 @@ pub mod links;
 pub mod paths;
 pub mod preferences;
 pub mod session;
+pub mod teams;
 pub mod tray;
 
 #[cfg(test)]
@@ -84,6 +85,11 @@ pub fn run() {
             commands::test_sound,
             commands::watch_level,
             commands::stop_level,
+            commands::teams_settings,
+            commands::save_teams_settings,
+            commands::teams_sign_in,
+            commands::teams_sign_out,
+            commands::colleagues,
         ])
         .setup(move |app| {
             let shell = Shell::new(paths, assets(app));

@@ -170,6 +170,55 @@ describe('App', () => {
     expect(screen.getAllByTestId('audio-device-notice')).toHaveLength(1);
   });
 
+  it('follows the Teams sync: the chip, the colleagues, the Teams settings', async () => {
+    const teams = { sync: 'starting', busy: false, deflected: 0, directory: false };
+    reply({
+      overview: overview({
+        mode: 'account',
+        status: { registration: 'registered', agent_state: 'ready', connection: 'up', calls: [], teams },
+      }),
+      history: [],
+      colleagues: [{ id: 'u-anna', name: 'Anna Meier', phone: '+4930123456', availability: 'Available' }],
+      dial: 'c2',
+      teams_settings: null,
+      account: null,
+      audio_devices: { inputs: [], outputs: [] },
+    });
+    await started();
+    const chip = screen.getByTestId('teams-chip');
+    expect(chip.dataset.sync).toBe('starting');
+    expect(screen.queryByTestId('colleagues')).toBeNull();
+
+    emit('teams-changed', { event: 'teams', ...teams, sync: 'active', directory: true });
+    await vi.waitFor(() => expect(screen.getByTestId('teams-chip').dataset.sync).toBe('active'));
+    const search = within(await screen.findByTestId('colleagues')).getByTestId('colleague-search');
+    await fireEvent.input(search, { target: { value: 'anna' } });
+    await fireEvent.submit((search as HTMLInputElement).form!);
+    await fireEvent.click(await screen.findByTestId('colleague-call'));
+    await vi.waitFor(() => expect(invoke).toHaveBeenCalledWith('dial', { to: '+4930123456' }));
+    // The call is on: the colleague can now be consulted instead.
+    emit('call-state-changed', { event: 'call_state', call: 'c2', state: 'connected' });
+    expect(await screen.findByTestId('colleague-consult')).toBeTruthy();
+
+    emit('teams-changed', {
+      event: 'teams',
+      sync: 'active',
+      busy: true,
+      availability: 'Busy',
+      activity: 'InAMeeting',
+      deflected: 1,
+      directory: true,
+    });
+    await vi.waitFor(() => expect(screen.getByTestId('teams-chip').dataset.busy).toBe('true'));
+    expect(screen.getByTestId('teams-chip').textContent).toContain('In a Teams meeting');
+    await fireEvent.click(screen.getByTestId('teams-chip'));
+    const dialog = await screen.findByTestId('settings-dialog');
+    expect(within(dialog).getByTestId('settings-teams')).toBeTruthy();
+    await vi.waitFor(() =>
+      expect(document.activeElement).toBe(within(dialog).getByRole('heading', { name: 'Microsoft Teams' })),
+    );
+  });
+
   it('beeps before answering by itself, and leaves the ringtone to the shell', async () => {
     const beep = vi.spyOn(app.beeper, 'beep').mockImplementation(() => {});
     reply({

@@ -1,6 +1,7 @@
 import { fireEvent, render, screen } from '@testing-library/svelte';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { applyOverview, initialModel, type Model } from '../lib/model';
+import { app } from '../lib/state.svelte';
 import { overview, resetApp } from '../test/fixtures';
 import { invoke, resetTauri } from '../test/tauri';
 import StatusBar from './StatusBar.svelte';
@@ -67,6 +68,23 @@ describe('StatusBar', () => {
     await fireEvent.keyDown(document.activeElement!, { key: 'Escape' });
     expect(screen.queryByRole('menu')).toBeNull();
     expect(document.activeElement).toBe(button);
+  });
+
+  it('shows the Teams chip only when Teams sync is set up', () => {
+    const { unmount } = render(StatusBar, { model: model() });
+    expect(screen.queryByTestId('teams-chip')).toBeNull();
+    unmount();
+    render(StatusBar, {
+      model: model({ teams: { sync: 'active', busy: false, deflected: 0, directory: false } }),
+    });
+    expect(screen.getByTestId('teams-chip').textContent).toContain('Teams synced');
+  });
+
+  it('opens the settings at the top from its button', async () => {
+    render(StatusBar, { model: model() });
+    await fireEvent.click(screen.getByTestId('settings-button'));
+    expect(app.settingsOpen).toBe(true);
+    expect(app.settingsSection).toBeUndefined();
   });
 
   it('shows a state the system set, read-only', () => {

@@ -36,6 +36,25 @@ describe('announcement', () => {
   });
 });
 
+describe('Teams news', () => {
+  const teams = (sync: string, busy = false): Event => ({
+    event: 'teams',
+    sync,
+    reason: 'token expired',
+    busy,
+    deflected: 0,
+    directory: false,
+  });
+
+  it('announces a change of the sync, not its start nor a block', () => {
+    expect(say(teams('starting'))).toEqual({});
+    expect(say(teams('unavailable'))).toEqual({ polite: 'Teams sync unavailable' });
+    expect(say(teams('signed_out'))).toEqual({ polite: 'Sign in to Teams' });
+    const synced = applyEvent(before, teams('active'), 0);
+    expect(announcement(synced, applyEvent(synced, teams('active', true), 0), teams('active', true))).toEqual({});
+  });
+});
+
 describe('audio device news', () => {
   afterEach(() => setLanguage('en'));
 

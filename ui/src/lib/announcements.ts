@@ -1,12 +1,13 @@
 // What a screen reader hears when something changes: agent state, registration, call
-// states and a switched audio device politely; an offered call and a lost audio device
-// assertively.
+// states, the Teams sync and a switched audio device politely; an offered call and a lost
+// audio device assertively.
 
 import { t, tMaybe } from './i18n/index.svelte';
 import { agentStateLabel, callStateLabel, partyName, registrationLabel } from './labels';
 import type { Event } from './protocol';
 import type { Model } from './model';
 import { userPart } from './number';
+import { teamsLabel } from './teams';
 
 export interface Announcement {
   polite?: string;
@@ -50,6 +51,12 @@ export function announcement(before: Model, after: Model, e: Event): Announcemen
       return { polite: deflectedText(e) };
     case 'audio_device':
       return e.state === 'lost' ? { assertive: audioDeviceText(e) } : { polite: audioDeviceText(e) };
+    case 'teams':
+      // Only the sync itself: a block by Teams is heard as the agent state it sets.
+      if (!after.teams || after.teams.sync === before.teams?.sync || after.teams.sync === 'starting') {
+        return {};
+      }
+      return { polite: teamsLabel({ ...after.teams, busy: false }) };
     default:
       return {};
   }

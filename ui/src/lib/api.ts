@@ -3,17 +3,19 @@
 
 import { invoke, type Channel } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { CallRecord, DemoEvent, Event } from './protocol';
+import type { CallRecord, Colleague, DemoEvent, Event } from './protocol';
 import type {
   AccountForm,
   AudioDevices,
   AudioPreferences,
+  DeviceCodeView,
   LinkDialled,
   LinkOffer,
   LinkRefused,
   Overview,
   Preferences,
   RegistrationTest,
+  TeamsForm,
   TestSound,
   UiError,
 } from './shell';
@@ -80,6 +82,21 @@ export const testSound = (audio: AudioPreferences, sound: TestSound) =>
 export const watchLevel = (input: string | null, levels: Channel<number>) =>
   command<void>('watch_level', { input, levels });
 export const stopLevel = () => command<void>('stop_level');
+/** The Teams sync settings; null without a SIP account (demo mode: no Teams sync). */
+export const teamsSettings = () => command<TeamsForm | null>('teams_settings');
+/** Rejects with the `field` at fault when a value is wrong. */
+export const saveTeamsSettings = (form: TeamsForm) =>
+  command<void>('save_teams_settings', { form });
+/**
+ * Signs in to Teams: in the system browser (resolves when done, up to 5 minutes), or with a
+ * device code, which `onCode` gets once (resolves when the user has entered it). Tauri
+ * hands the camelCase names to the Rust parameters `device_code` and `on_code`.
+ */
+export const teamsSignIn = (deviceCode: boolean, onCode: Channel<DeviceCodeView>) =>
+  command<void>('teams_sign_in', { deviceCode, onCode });
+export const teamsSignOut = () => command<void>('teams_sign_out');
+/** Searches the Teams directory by name or mail; the colleagues come with their presence. */
+export const colleagues = (query: string) => command<Colleague[]>('colleagues', { query });
 
 /** Each backend event's payload. */
 export interface EventPayloads {
@@ -94,6 +111,7 @@ export interface EventPayloads {
   'media-changed': Event;
   'dtmf-received': Event;
   'audio-device-changed': Event;
+  'teams-changed': Event;
   'transfer-progressed': Event;
   'error-occurred': Event;
   'agent-stopped': Event;
@@ -119,6 +137,7 @@ export const AGENT_EVENTS = [
   'media-changed',
   'dtmf-received',
   'audio-device-changed',
+  'teams-changed',
   'transfer-progressed',
   'error-occurred',
   'agent-stopped',

@@ -16,7 +16,7 @@ import {
   trackDialled,
   type Model,
 } from './model';
-import type { Event } from './protocol';
+import type { Event, TeamsView } from './protocol';
 
 const T0 = 1_700_000_000_000;
 
@@ -182,6 +182,66 @@ describe('applyEvent', () => {
     expect(m.running).toBe(false);
     expect(m.calls).toEqual([]);
     expect(m.registration.state).toBe('unregistered');
+  });
+});
+
+describe('Teams presence sync', () => {
+  const ready = applyOverview(initialModel(), overview());
+  const meeting: TeamsView = {
+    sync: 'active',
+    busy: true,
+    availability: 'Busy',
+    activity: 'InAMeeting',
+    deflected: 2,
+    directory: true,
+  };
+  const status = (teams?: TeamsView) => ({
+    registration: 'registered',
+    agent_state: 'not_ready',
+    agent_reason: 'teams_busy',
+    calls: [],
+    ...(teams ? { teams } : {}),
+  });
+
+  it('is absent until the backend reports it', () => {
+    expect(initialModel().teams).toBeUndefined();
+    expect(ready.teams).toBeUndefined();
+  });
+
+  it('comes with the overview and with a status', () => {
+    expect(applyOverview(initialModel(), overview({ status: status(meeting) })).teams).toEqual(meeting);
+    const m = applyEvent(ready, { event: 'status', ...status(meeting) }, T0);
+    expect(m.teams).toEqual(meeting);
+    // A status without it: Teams sync is no longer configured.
+    expect(applyEvent(m, { event: 'status', ...status() }, T0).teams).toBeUndefined();
+  });
+
+  it('follows the teams event', () => {
+    const starting = applyEvent(
+      ready,
+      { event: 'teams', sync: 'starting', busy: false, deflected: 0, directory: false },
+      T0,
+    );
+    expect(starting.teams).toEqual({ sync: 'starting', busy: false, deflected: 0, directory: false });
+    expect(starting.teams).not.toHaveProperty('event');
+
+    const busy = applyEvent(starting, { event: 'teams', ...meeting }, T0 + 1000);
+    expect(busy.teams).toEqual(meeting);
+
+    const signedOut = applyEvent(
+      busy,
+      { event: 'teams', sync: 'signed_out', reason: 'sign in to Teams', busy: false, deflected: 2, directory: false },
+      T0 + 2000,
+    );
+    expect(signedOut.teams).toMatchObject({ sync: 'signed_out', reason: 'sign in to Teams', directory: false });
+    expect(signedOut.agent).toEqual(busy.agent);
+  });
+
+  it('is gone when the settings turn it off, or the agent stops', () => {
+    const m = applyEvent(ready, { event: 'teams', ...meeting }, T0);
+    const off = applyEvent(m, { event: 'teams', sync: 'off', busy: false, deflected: 0, directory: false }, T0);
+    expect(off.teams).toBeUndefined();
+    expect(applyEvent(m, { event: 'stopped' }, T0).teams).toBeUndefined();
   });
 });
 

@@ -2,7 +2,7 @@
 // or an event goes in, a new model comes out. Nothing here touches the DOM or the backend,
 // so all of it is unit-tested.
 
-import type { CallView, Event, Status } from './protocol';
+import type { CallView, Event, Status, TeamsView } from './protocol';
 import type { DemoCustomer, Mode, Overview, Preferences, Resolved } from './shell';
 
 export interface Call {
@@ -73,6 +73,8 @@ export interface Model {
   calls: Call[];
   /** The call that ended last, kept for wrap-up until a new call begins. */
   lastCall?: Call;
+  /** The Teams presence sync; absent when it is not configured (or the agent stopped). */
+  teams?: TeamsView;
 }
 
 /** The backend's defaults (src-tauri/src/preferences.rs), shown until the overview comes. */
@@ -134,6 +136,16 @@ function fromView(v: CallView): Call {
   };
 }
 
+/**
+ * The sync as a `teams` event or a status reports it. `off` (the settings turned it off
+ * while the agent runs) is the same as no Teams sync at all: no chip, no directory.
+ */
+function teamsOf(view: TeamsView | undefined): TeamsView | undefined {
+  if (!view || view.sync === 'off') return undefined;
+  const { sync, reason, busy, availability, activity, deflected, directory } = view;
+  return { sync, reason, busy, availability, activity, deflected, directory };
+}
+
 function withStatus(model: Model, status: Status): Model {
   return {
     ...model,
@@ -142,6 +154,7 @@ function withStatus(model: Model, status: Status): Model {
     agent: { state: status.agent_state, reason: status.agent_reason },
     connection: { ...model.connection, state: status.connection },
     calls: [...status.calls].sort((a, b) => a.started_at - b.started_at).map(fromView),
+    teams: teamsOf(status.teams),
   };
 }
 
@@ -270,23 +283,25 @@ export function applyEvent(model: Model, e: Event, now: number): Model {
       return updateCall(model, e.call, (c) => ({ ...c, received: c.received + e.digit }));
     case 'transfer':
       return updateCall(model, e.call, (c) => ({ ...c, transfer: e.state }));
+    case 'teams':
+      return { ...model, teams: teamsOf(e) };
     case 'status':
       return withStatus(model, e);
     case 'stopped':
+      // The Teams sync is the agent's: it stops with it.
       return {
         ...model,
         running: false,
         calls: [],
         registration: { state: 'unregistered' },
         connection: {},
+        teams: undefined,
       };
-    // Shown elsewhere or not at all. `teams`: the window has no Teams chip yet (presence
-    // sync is signed in with `parley-cli teams-sign-in`); its block shows as the agent state.
+    // Shown elsewhere or not at all.
     case 'result':
     case 'call_deflected':
     case 'audio_device':
     case 'error':
-    case 'teams':
       return model;
   }
 }

@@ -1,7 +1,11 @@
 // Generated from runtime/src/protocol.rs, store.rs and demo.rs by
 // `UPDATE_TYPES=1 cargo test -p parley-runtime typescript`. Do not edit.
 
-export type Event = { "event": "started", version: string, local: string, } | { "event": "result", id?: unknown, ok: boolean, call?: string, error?: string, message?: string, } | { "event": "connection", 
+export type Event = { "event": "started", version: string, local: string, } | { "event": "result", id?: unknown, ok: boolean, call?: string, error?: string, message?: string, 
+/**
+ * What `colleagues` found.
+ */
+colleagues?: Array<Colleague>, } | { "event": "connection", 
 /**
  * `up` or `down`.
  */
@@ -31,7 +35,11 @@ agent_state: string, agent_reason?: string,
 /**
  * `up` or `down`, as in the last `connection` event; absent before the first.
  */
-connection?: string, calls: Array<CallView>, };
+connection?: string, calls: Array<CallView>, 
+/**
+ * As in the last `teams` event; absent when Teams sync is not configured.
+ */
+teams?: TeamsView, };
 
 export type CallView = { call: string, 
 /**
@@ -57,8 +65,9 @@ started_at: number, connected_at?: number, };
 
 export type TeamsView = { 
 /**
- * `starting` (no answer from Graph yet), `active` (readings go through) or
- * `unavailable` (see `reason`; calls are not affected).
+ * `starting` (no answer from Graph yet), `active` (readings go through),
+ * `unavailable` (see `reason`; calls are not affected) or `signed_out` (no sign-in
+ * kept: sign in to Teams).
  */
 sync: string, reason?: string, 
 /**
@@ -72,7 +81,25 @@ availability?: string, activity?: string,
 /**
  * Offers turned away because of Teams since the agent started.
  */
-deflected: number, };
+deflected: number, 
+/**
+ * The colleagues directory can be searched (signed in, and offered by the settings).
+ */
+directory: boolean, };
+
+export type Colleague = { 
+/**
+ * The Entra object id.
+ */
+id: string, name: string, mail?: string, job_title?: string, 
+/**
+ * A number to dial (normalised), from their business or mobile phone.
+ */
+phone?: string, 
+/**
+ * Graph's availability and activity (`Busy`, `InACall`, ...).
+ */
+availability?: string, activity?: string, };
 
 export type CommandError = { code: string, message: string, };
 

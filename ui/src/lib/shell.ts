@@ -125,6 +125,34 @@ codecs: Array<string>,
  */
 password_stored: boolean, };
 
+export type TeamsForm = { enabled: boolean, tenant: string, client_id: string, 
+/**
+ * A Teams meeting (Busy/InAMeeting) makes the agent not ready.
+ */
+block_in_meeting: boolean, 
+/**
+ * Do not disturb makes the agent not ready.
+ */
+block_do_not_disturb: boolean, 
+/**
+ * When our "in a call" presence is cleared: `hang_up` or `wrapup_end`.
+ */
+clear_at: string, poll_seconds: number, 
+/**
+ * Offer the colleagues directory.
+ */
+directory: boolean, 
+/**
+ * Read only: a Teams sign-in is kept (in the OS keychain, by default).
+ */
+signed_in: boolean, };
+
+export type DeviceCodeView = { user_code: string, verification_uri: string, 
+/**
+ * Entra's own sentence, in the user's language.
+ */
+message: string, };
+
 export type UiError = { code: string, message: string, field?: string, };
 
 export type LinkOffer = { 

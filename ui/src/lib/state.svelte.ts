@@ -42,6 +42,9 @@ export interface Notice {
   text: string;
 }
 
+/** A part of the settings dialog it can open at (scrolled to, with focus on its heading). */
+export type SettingsSection = 'teams';
+
 export interface DemoEntry {
   id: number;
   at: number;
@@ -66,6 +69,8 @@ export class AppState {
   linkRefused = $state.raw<LinkRefused | undefined>();
   demoLog = $state.raw<DemoEntry[]>([]);
   settingsOpen = $state(false);
+  /** Where the settings dialog opened; none: at the top. */
+  settingsSection = $state<SettingsSection | undefined>();
   dialError = $state.raw<UiError | undefined>();
   polite = $state('');
   assertive = $state('');
@@ -261,6 +266,16 @@ export class AppState {
   demoOffer = (customer?: string) => this.attempt(() => api.demoOffer(customer));
 
   useDemoMode = () => this.attempt(() => api.removeAccount());
+
+  openSettings(section?: SettingsSection): void {
+    this.settingsSection = section;
+    this.settingsOpen = true;
+  }
+
+  closeSettings(): void {
+    this.settingsOpen = false;
+    this.settingsSection = undefined;
+  }
 
   dismissLastCall(): void {
     this.model = dismissLastCall(this.model);

@@ -116,6 +116,7 @@ export function resetApp(model: Partial<Model> = {}): void {
   app.linkRefused = undefined;
   app.demoLog = [];
   app.settingsOpen = false;
+  app.settingsSection = undefined;
   app.dialError = undefined;
 }
 
