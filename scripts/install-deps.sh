@@ -14,11 +14,12 @@ BUILD=(build-essential pkg-config libssl-dev libasound2-dev
        libwebkit2gtk-4.1-dev libxdo-dev libayatana-appindicator3-dev librsvg2-dev)
 command -v node >/dev/null 2>&1 || BUILD+=(nodejs npm)
 # Test rig and demo (DESIGN §9): SIP peers, PulseAudio null sinks for baresip's audio,
-# the Secret Service for keychain tests, dnsmasq for DNS SRV failover tests.
+# the Secret Service for keychain tests, dnsmasq for DNS SRV failover tests, xdg-open
+# (how Parley opens the browser for the Teams sign-in) and curl as the tests' browser.
 RIG=(kamailio kamailio-tls-modules baresip sip-tester sipsak
      pulseaudio pulseaudio-utils libasound2-plugins alsa-utils
      gnome-keyring dbus dbus-user-session libsecret-tools
-     dnsmasq-base openssl procps python3
+     dnsmasq-base openssl procps python3 xdg-utils curl
      xvfb xauth webkit2gtk-driver)
 
 missing=()

@@ -156,3 +156,97 @@ pub fn form_error(e: AccountError) -> UiError {
         field: e.field,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ACCOUNT: &str = "# provisioned by IT\n[account]\nusername = \"1001\"\ndomain = \"pbx.example.com\"\n\n[teams]\nsession_minutes = 30 # kept\n";
+
+    fn form() -> TeamsForm {
+        TeamsForm {
+            enabled: true,
+            tenant: " contoso.onmicrosoft.com ".into(),
+            client_id: "7b1c3f5e-2d4a-4c6b-9e8f-0a1b2c3d4e5f".into(),
+            block_in_meeting: false,
+            block_do_not_disturb: true,
+            clear_at: "wrapup_end".into(),
+            poll_seconds: 15,
+            directory: false,
+            signed_in: false,
+        }
+    }
+
+    #[test]
+    fn saving_edits_only_the_teams_keys_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parley.toml");
+        std::fs::write(&path, ACCOUNT).unwrap();
+        let settings = save(&path, &form()).unwrap().expect("sync on");
+        assert_eq!(settings.graph.tenant, "contoso.onmicrosoft.com");
+        assert!(!settings.graph.directory);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# provisioned by IT"), "{text}");
+        assert!(text.contains("session_minutes = 30 # kept"), "{text}");
+        let read_back = read(&path).unwrap().expect("an account");
+        assert_eq!(
+            read_back,
+            TeamsForm {
+                tenant: "contoso.onmicrosoft.com".into(),
+                ..form()
+            }
+        );
+    }
+
+    #[test]
+    fn a_wrong_value_names_its_field_and_nothing_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parley.toml");
+        std::fs::write(&path, ACCOUNT).unwrap();
+        for (bad, field) in [
+            (
+                TeamsForm {
+                    client_id: " ".into(),
+                    ..form()
+                },
+                "client_id",
+            ),
+            (
+                TeamsForm {
+                    poll_seconds: 0,
+                    ..form()
+                },
+                "poll_seconds",
+            ),
+            (
+                TeamsForm {
+                    clear_at: "never".into(),
+                    ..form()
+                },
+                "clear_at",
+            ),
+        ] {
+            let error = save(&path, &bad).unwrap_err();
+            assert_eq!(error.field.as_deref(), Some(field), "{error:?}");
+        }
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), ACCOUNT);
+    }
+
+    #[test]
+    fn without_an_account_there_is_no_teams_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("parley.toml");
+        assert_eq!(read(&path).unwrap(), None);
+        assert!(save(&path, &form())
+            .unwrap_err()
+            .message
+            .contains("SIP account"));
+        // Turned off: no settings, the sync stops.
+        std::fs::write(&path, ACCOUNT).unwrap();
+        let off = TeamsForm {
+            enabled: false,
+            ..form()
+        };
+        assert_eq!(save(&path, &off).unwrap(), None);
+    }
+}

@@ -99,4 +99,93 @@ fn main() {
         let _ = speaking.kill();
         let _ = speaking.wait();
     }
+    teams(&out);
+}
+
+/// An account with Teams presence sync signed in: the chip, the colleagues panel with
+/// their presence, and the Teams settings.
+fn teams(out: &std::path::Path) {
+    use parley_e2e::graph::{FakeGraph, Person, CLIENT_ID, TENANT};
+    use parley_e2e::kamailio::{Auth, Kamailio, KamailioOptions};
+    let dir = TestDir::new("screenshots_teams");
+    let graph = FakeGraph::start();
+    for (id, name, mail, phone, job, presence) in [
+        (
+            "1",
+            "Ada Lovelace",
+            "ada@contoso.com",
+            "+44 20 7946 0018",
+            "Billing",
+            ("Available", "Available"),
+        ),
+        (
+            "2",
+            "Adam Smith",
+            "adam.smith@contoso.com",
+            "+44 20 7946 0021",
+            "Contracts",
+            ("Busy", "InACall"),
+        ),
+        (
+            "3",
+            "Adele Goldberg",
+            "adele@contoso.com",
+            "+1 425 555 0100",
+            "Technical support",
+            ("Away", "Away"),
+        ),
+    ] {
+        let mut person = Person::new(id, name, mail, phone);
+        person.job_title = Some(job.into());
+        person.presence = (presence.0.into(), presence.1.into());
+        graph.add_person(person);
+    }
+    let token = dir.path().join("teams-token");
+    parley_e2e::parley_cli::write_secret_file(&token, &graph.first_refresh_token());
+    let kamailio = Kamailio::start(
+        &dir,
+        KamailioOptions {
+            auth: Auth::Off,
+            ..KamailioOptions::default()
+        },
+    );
+    let account = format!(
+        "[account]\nusername = \"1001\"\ndomain = \"{domain}\"\ndisplay_name = \"Sam Agent\"\n\
+         registrar = \"sip:{domain}:{port}\"\n[agent]\ninitial_state = \"ready\"\n\
+         [teams]\nenabled = true\ntenant = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
+         graph_url = \"{graph}\"\nlogin_url = \"{login}\"\n\
+         refresh_token = {{ file = \"{token}\" }}\n",
+        domain = kamailio.domain(),
+        port = kamailio.port(),
+        graph = graph.graph_url(),
+        login = graph.login_url(),
+        token = token.display(),
+    );
+    let app = Desktop::start(
+        &dir,
+        DesktopOptions {
+            account: Some(account),
+            ..DesktopOptions::demo()
+        },
+    );
+    let web = &app.web;
+    web.set_window_size(1280, 800).expect("window size");
+    let shot = |name: &str| {
+        let path = out.join(format!("{name}.png"));
+        app.screenshot(&path);
+        println!("{}", path.display());
+    };
+    web.wait_attribute(&css("teams-chip"), "data-sync", "active", wait::LONG);
+    let search = web.wait_for(&css("colleague-search"), wait::MEDIUM);
+    web.send_keys(&search, &format!("ad{}", keys::ENTER))
+        .expect("search");
+    wait::until_true(wait::MEDIUM, || {
+        web.find_all(&css("colleague"))
+            .is_ok_and(|found| found.len() == 3)
+    });
+    shot("teams-colleagues");
+    web.click_on(&css("teams-chip"), wait::SHORT);
+    web.wait_attribute(&css("teams-signed-in"), "data-state", "yes", wait::MEDIUM);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    shot("settings-teams");
 }

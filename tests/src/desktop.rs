@@ -133,29 +133,6 @@ impl DesktopEnv {
             "dbus-daemon did not start; see {}",
             log_dir.display()
         );
-        let keyring = options.keyring.then(|| {
-            // It starts, unlocks with this password, leaves a daemon on the bus and exits;
-            // the daemon is kept (its process group) until the bus goes.
-            let mut keyring = Command::new("sh");
-            keyring
-                .args([
-                    "-c",
-                    "echo -n rig | gnome-keyring-daemon --unlock --components=secrets",
-                ])
-                .env("DBUS_SESSION_BUS_ADDRESS", &bus_address);
-            let mut keyring =
-                RigProcess::spawn("gnome-keyring", keyring, &log_dir, SpawnOptions::default())
-                    .unwrap_or_else(|e| panic!("{e}"));
-            assert!(
-                keyring
-                    .wait_timeout(wait::SHORT)
-                    .is_some_and(|s| s.success()),
-                "gnome-keyring did not start; see {}",
-                log_dir.display()
-            );
-            keyring
-        });
-
         let home = dir.subdir("home");
         let runtime_dir = home.join("run");
         let config_dir = home.join("config/parley");
@@ -171,6 +148,32 @@ impl DesktopEnv {
             use std::os::unix::fs::PermissionsExt;
             let _ = std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700));
         }
+        let keyring = options.keyring.then(|| {
+            // It starts, unlocks with this password, leaves a daemon on the bus and exits;
+            // the daemon is kept (its process group) until the bus goes.
+            let mut keyring = Command::new("sh");
+            keyring
+                .args([
+                    "-c",
+                    "echo -n rig | gnome-keyring-daemon --unlock --components=secrets",
+                ])
+                .env("DBUS_SESSION_BUS_ADDRESS", &bus_address)
+                // Its keyrings live in this test's home, not the user's.
+                .env("XDG_DATA_HOME", home.join("data"))
+                .env("XDG_RUNTIME_DIR", &runtime_dir);
+            let mut keyring =
+                RigProcess::spawn("gnome-keyring", keyring, &log_dir, SpawnOptions::default())
+                    .unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                keyring
+                    .wait_timeout(wait::SHORT)
+                    .is_some_and(|s| s.success()),
+                "gnome-keyring did not start; see {}",
+                log_dir.display()
+            );
+            keyring
+        });
+
         std::fs::write(config_dir.join("desktop.toml"), &options.preferences)
             .expect("writing desktop.toml");
         if let Some(account) = &options.account {

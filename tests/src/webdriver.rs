@@ -267,6 +267,24 @@ impl WebDriver {
         );
     }
 
+    /// Clicks the element matching `css` once it takes clicks: one in a dialog that is
+    /// still opening or scrolling is refused as "element not interactable".
+    #[track_caller]
+    pub fn click_on(&self, css: &str, timeout: Duration) {
+        let mut last = None;
+        let clicked = wait::until_true(timeout, || match self.find(css) {
+            Ok(element) => match self.click(&element) {
+                Ok(()) => true,
+                Err(e) => {
+                    last = Some(e);
+                    false
+                }
+            },
+            Err(_) => false,
+        });
+        assert!(clicked, "cannot click {css} within {timeout:?} ({last:?})");
+    }
+
     pub fn click(&self, element: &Element) -> Result<(), WebDriverError> {
         self.call(
             "POST",

@@ -157,7 +157,8 @@ fn a_tel_link_opened_while_running_is_confirmed_then_dialled_and_hostile_links_a
         ("tel:+49 30 1234\u{202E}5678", "link_control_characters"),
         ("tel:call-me-maybe", "link_number"),
     ] {
-        assert!(app.open_link(link).success());
+        let status = app.open_link(link);
+        assert!(status.success(), "the second start with {link:?}: {status}");
         web.wait_for(
             &format!("{}[data-code='{code}']", css("link-refused")),
             wait::MEDIUM,
@@ -478,4 +479,164 @@ fn calls_ring_and_talk_on_the_devices_chosen_in_the_settings() {
         .unwrap()
         .is_empty());
     hang_up(&app, &panel);
+}
+
+/// Makes a script the desktop's browser (through xdg-open's own lookup: the
+/// `x-scheme-handler/http` default in the user's mimeapps.list): it opens the page it is
+/// given and follows the redirects, as a browser whose user consents at once would.
+fn install_rig_browser(app: &Desktop, dir: &TestDir) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let log = dir.path().join("browser.log");
+    let script = dir.path().join("rig-browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> '{log}'\nexec curl -sS -L --max-redirs 3 -o /dev/null \"$1\" >> '{log}' 2>&1\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let var = |name: &str| {
+        app.env
+            .vars()
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| std::path::PathBuf::from(v))
+            .expect("set by the desktop environment")
+    };
+    let applications = var("XDG_DATA_HOME").join("applications");
+    std::fs::create_dir_all(&applications).unwrap();
+    std::fs::write(
+        applications.join("rig-browser.desktop"),
+        format!(
+            "[Desktop Entry]\nType=Application\nName=Rig browser\nExec={} %u\nMimeType=x-scheme-handler/http;x-scheme-handler/https;\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        var("XDG_CONFIG_HOME").join("mimeapps.list"),
+        "[Default Applications]\nx-scheme-handler/http=rig-browser.desktop\nx-scheme-handler/https=rig-browser.desktop\n",
+    )
+    .unwrap();
+    log
+}
+
+/// Teams in the window: the chip asks to sign in; signing in through the system browser
+/// (PKCE, loopback redirect) starts the sync and keeps the sign-in in the keychain; a
+/// Teams call shows on the chip and makes the agent not ready; the colleagues panel finds
+/// a colleague with her presence; signing out clears it all; the device code flow signs in
+/// again.
+#[test]
+fn teams_sign_in_presence_and_colleagues_in_the_window() {
+    use parley_e2e::graph::{FakeGraph, Person, CLIENT_ID, TENANT};
+    use parley_e2e::kamailio::{Auth, Kamailio, KamailioOptions};
+    let dir = TestDir::new("desktop_teams");
+    let graph = FakeGraph::start();
+    let mut ada = Person::new(
+        "id-ada",
+        "Ada Lovelace",
+        "ada@contoso.com",
+        "+44 20 7946 0018",
+    );
+    ada.job_title = Some("Billing expert".into());
+    ada.presence = ("Busy".into(), "InAMeeting".into());
+    graph.add_person(ada);
+    let kamailio = Kamailio::start(
+        &dir,
+        KamailioOptions {
+            auth: Auth::Off,
+            ..KamailioOptions::default()
+        },
+    );
+    let account = format!(
+        "[account]\nusername = \"1001\"\ndomain = \"{domain}\"\nregistrar = \"sip:{domain}:{port}\"\n\
+         [agent]\ninitial_state = \"ready\"\n\
+         [teams]\nenabled = true\ntenant = \"{TENANT}\"\nclient_id = \"{CLIENT_ID}\"\n\
+         graph_url = \"{graph}\"\nlogin_url = \"{login}\"\npoll_seconds = 1\n",
+        domain = kamailio.domain(),
+        port = kamailio.port(),
+        graph = graph.graph_url(),
+        login = graph.login_url(),
+    );
+    let app = Desktop::start(
+        &dir,
+        DesktopOptions {
+            account: Some(account),
+            keyring: true,
+            ..DesktopOptions::demo()
+        },
+    );
+    let browser_log = install_rig_browser(&app, &dir);
+    let web = &app.web;
+    web.wait_attribute(&css("registration"), "data-state", "registered", wait::LONG);
+    let chip = css("teams-chip");
+    web.wait_attribute(&chip, "data-sync", "signed_out", wait::MEDIUM);
+
+    // The chip leads to the Teams settings; sign in in the browser.
+    web.click_on(&chip, wait::SHORT);
+    web.wait_for(&css("settings-teams"), wait::MEDIUM);
+    web.wait_attribute(&css("teams-signed-in"), "data-state", "no", wait::MEDIUM);
+    web.click_on(&css("teams-sign-in"), wait::SHORT);
+    web.wait_attribute(&chip, "data-sync", "active", wait::LONG);
+    web.wait_attribute(&css("teams-signed-in"), "data-state", "yes", wait::MEDIUM);
+    let opened = std::fs::read_to_string(&browser_log).unwrap_or_default();
+    assert!(
+        opened.contains("/oauth2/v2.0/authorize?") && opened.contains("code_challenge_method=S256"),
+        "{opened}"
+    );
+    let user = format!("teams:{CLIENT_ID}@{TENANT}");
+    let kept = app.env.secret(&user).expect("the sign-in in the keychain");
+    assert!(
+        wait::until_true(wait::SHORT, || app
+            .env
+            .secret(&user)
+            .is_some_and(|t| graph.valid_refresh_tokens().contains(&t))),
+        "the kept token ({kept}) is a valid one"
+    );
+
+    // A Teams call: the chip says so and the agent is not ready for contact-center calls.
+    graph.set_teams_client("Busy", "InACall");
+    web.wait_attribute(&chip, "data-busy", "true", wait::MEDIUM);
+    web.wait_attribute(&css("agent-state"), "data-state", "not_ready", wait::SHORT);
+    graph.set_teams_client("Available", "Available");
+    web.wait_attribute(&chip, "data-busy", "false", wait::MEDIUM);
+    web.wait_attribute(&css("agent-state"), "data-state", "ready", wait::SHORT);
+    web.click_on(&css("settings-close"), wait::SHORT);
+    web.wait_gone(&css("settings-dialog"), wait::SHORT);
+
+    // The colleagues panel: Ada, in a meeting, with a number to call.
+    let search = web.wait_for(&css("colleague-search"), wait::MEDIUM);
+    web.send_keys(&search, &format!("ada{}", keys::ENTER))
+        .expect("search");
+    let found = web.wait_for(&css("colleague"), wait::MEDIUM);
+    assert_eq!(
+        web.attribute(&found, "data-id").unwrap().as_deref(),
+        Some("id-ada")
+    );
+    web.wait_attribute(
+        &css("colleague-presence"),
+        "data-availability",
+        "busy",
+        wait::SHORT,
+    );
+    assert_eq!(text_of(&app, "colleague-phone").trim_end(), "+442079460018");
+    web.wait_for(&css("colleague-call"), wait::SHORT);
+
+    // Sign out: the sign-in leaves the keychain, the directory goes.
+    web.click_on(&chip, wait::SHORT);
+    web.click_on(&css("teams-sign-out"), wait::MEDIUM);
+    web.wait_attribute(&chip, "data-sync", "signed_out", wait::MEDIUM);
+    web.wait_attribute(&css("teams-signed-in"), "data-state", "no", wait::MEDIUM);
+    assert_eq!(app.env.secret(&user), None);
+    assert!(web.find_all(&css("colleagues")).unwrap().is_empty());
+
+    // The device code: shown in the window, entered on another device.
+    web.click_on(&css("teams-sign-in-code"), wait::SHORT);
+    let code = text_of(&app, "teams-user-code");
+    assert!(code.starts_with("PRLY"), "{code}");
+    graph.answer_device(code.trim(), true);
+    web.wait_attribute(&chip, "data-sync", "active", wait::LONG);
+    assert!(app.env.secret(&user).is_some());
 }

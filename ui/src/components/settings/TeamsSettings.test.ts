@@ -107,8 +107,11 @@ describe('TeamsSettings', () => {
     await fireEvent.click(screen.getByTestId('teams-sign-in'));
     expect(invoke).toHaveBeenCalledWith('teams_sign_in', { deviceCode: false, onCode: expect.any(Channel) });
     expect((await screen.findByTestId('teams-signing-in')).textContent).toContain('Finish the sign-in in your browser');
-    expect(input('teams-sign-in').disabled).toBe(true);
-    expect(input('teams-sign-in-code').disabled).toBe(true);
+    // Unavailable while signing in, but still focusable (aria-disabled keeps the focus).
+    expect(input('teams-sign-in').getAttribute('aria-disabled')).toBe('true');
+    expect(input('teams-sign-in-code').getAttribute('aria-disabled')).toBe('true');
+    await fireEvent.click(screen.getByTestId('teams-sign-in-code'));
+    expect(calls('teams_sign_in')).toHaveLength(1);
 
     backend.finish(true);
     await vi.waitFor(() => expect(screen.getByTestId('teams-signed-in').dataset.state).toBe('yes'));
@@ -116,7 +119,7 @@ describe('TeamsSettings', () => {
     expect(screen.queryByTestId('teams-signing-in')).toBeNull();
     expect(screen.getByTestId('teams-done').textContent).toBe('Signed in to Teams.');
     expect(screen.getByTestId('teams-done').getAttribute('role')).toBe('status');
-    expect(input('teams-sign-in').disabled).toBe(false);
+    expect(input('teams-sign-in').getAttribute('aria-disabled')).toBe('false');
     expect(screen.getByTestId('teams-sign-out')).toBeTruthy();
   });
 
