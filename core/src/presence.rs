@@ -69,59 +69,77 @@ pub enum Activity {
 
 /// Finds a value by name, ignoring case: Graph's examples use PascalCase, one of its
 /// reference pages camelCase.
-fn by_name<T: Copy>(name: &str, table: &[(&str, T)], unknown: T) -> T {
+fn by_name<T: Copy>(name: &str, table: &[(&'static str, T)], unknown: T) -> T {
     table
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))
         .map_or(unknown, |(_, v)| *v)
 }
 
+/// The Graph name of a value; `Unknown` for one Graph did not name.
+fn name_of<T: PartialEq>(value: &T, table: &[(&'static str, T)]) -> &'static str {
+    table
+        .iter()
+        .find(|(_, v)| v == value)
+        .map_or("Unknown", |(n, _)| n)
+}
+
+const AVAILABILITIES: &[(&str, Availability)] = {
+    use Availability::*;
+    &[
+        ("Available", Available),
+        ("AvailableIdle", AvailableIdle),
+        ("Away", Away),
+        ("BeRightBack", BeRightBack),
+        ("Busy", Busy),
+        ("BusyIdle", BusyIdle),
+        ("DoNotDisturb", DoNotDisturb),
+        ("Offline", Offline),
+        ("PresenceUnknown", PresenceUnknown),
+    ]
+};
+
+const ACTIVITIES: &[(&str, Activity)] = {
+    use Activity::*;
+    &[
+        ("Available", Available),
+        ("Away", Away),
+        ("BeRightBack", BeRightBack),
+        ("Busy", Busy),
+        ("DoNotDisturb", DoNotDisturb),
+        ("InACall", InACall),
+        ("InAConferenceCall", InAConferenceCall),
+        ("Inactive", Inactive),
+        ("InAMeeting", InAMeeting),
+        ("Offline", Offline),
+        ("OffWork", OffWork),
+        ("OutOfOffice", OutOfOffice),
+        ("PresenceUnknown", PresenceUnknown),
+        ("Presenting", Presenting),
+        ("UrgentInterruptionsOnly", UrgentInterruptionsOnly),
+        ("Focusing", Focusing),
+    ]
+};
+
 impl Availability {
     pub fn parse(name: &str) -> Self {
-        use Availability::*;
-        by_name(
-            name,
-            &[
-                ("Available", Available),
-                ("AvailableIdle", AvailableIdle),
-                ("Away", Away),
-                ("BeRightBack", BeRightBack),
-                ("Busy", Busy),
-                ("BusyIdle", BusyIdle),
-                ("DoNotDisturb", DoNotDisturb),
-                ("Offline", Offline),
-                ("PresenceUnknown", PresenceUnknown),
-            ],
-            Unknown,
-        )
+        by_name(name, AVAILABILITIES, Availability::Unknown)
+    }
+
+    /// As Graph names it (PascalCase).
+    pub fn name(&self) -> &'static str {
+        name_of(self, AVAILABILITIES)
     }
 }
 
 impl Activity {
     pub fn parse(name: &str) -> Self {
-        use Activity::*;
-        by_name(
-            name,
-            &[
-                ("Available", Available),
-                ("Away", Away),
-                ("BeRightBack", BeRightBack),
-                ("Busy", Busy),
-                ("DoNotDisturb", DoNotDisturb),
-                ("InACall", InACall),
-                ("InAConferenceCall", InAConferenceCall),
-                ("Inactive", Inactive),
-                ("InAMeeting", InAMeeting),
-                ("Offline", Offline),
-                ("OffWork", OffWork),
-                ("OutOfOffice", OutOfOffice),
-                ("PresenceUnknown", PresenceUnknown),
-                ("Presenting", Presenting),
-                ("UrgentInterruptionsOnly", UrgentInterruptionsOnly),
-                ("Focusing", Focusing),
-            ],
-            Unknown,
-        )
+        by_name(name, ACTIVITIES, Activity::Unknown)
+    }
+
+    /// As Graph names it (PascalCase).
+    pub fn name(&self) -> &'static str {
+        name_of(self, ACTIVITIES)
     }
 }
 
@@ -519,6 +537,7 @@ impl PresenceSync {
         };
         self.failures = self.failures.saturating_add(1);
         let backoff = self.backoff();
+        let throttled = matches!(failure, Failure::Throttled { .. });
         let (wait, reason) = match failure {
             Failure::Throttled { retry_after } => (
                 retry_after.unwrap_or(backoff).min(self.config.max_backoff),
@@ -527,6 +546,12 @@ impl PresenceSync {
             Failure::Unavailable { reason } => (backoff, reason),
             Failure::Denied { reason } => (self.config.max_backoff, reason),
         };
+        if throttled {
+            // Graph throttles the application, not one request: retrying anything before
+            // Retry-After only extends it. The write waits too, and goes first after.
+            self.next_write = self.next_write.max(now + wait);
+            self.next_read = self.next_read.max(now + wait);
+        }
         if request == Request::Read {
             self.next_read = now + wait.max(self.config.poll_interval);
             self.failed_readings += 1;

@@ -436,8 +436,8 @@ impl Engine {
             }
             FromSync::Event(SyncEvent::Block { reading }) => {
                 teams.view.busy = true;
-                teams.view.availability = Some(format!("{:?}", reading.availability));
-                teams.view.activity = Some(format!("{:?}", reading.activity));
+                teams.view.availability = Some(reading.availability.name().to_owned());
+                teams.view.activity = Some(reading.activity.name().to_owned());
                 self.agent.system_block(NotReadyReason::TeamsBusy);
             }
             FromSync::Event(SyncEvent::Release) => {

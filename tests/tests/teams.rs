@@ -2,7 +2,8 @@
 //! (src/graph.rs) and sipp as the contact center (DESIGN §6): Teams busy → the next offer
 //! gets 486 and is counted; Teams free again → Ready after two clean readings; a
 //! contact-center call → Busy/InACall in Teams within a second, cleared at hang-up;
-//! throttling → Retry-After honoured, shown, recovered; quit → our session cleared.
+//! throttling → Retry-After honoured, shown, recovered, calls unaffected; quit → our
+//! session cleared.
 
 use parley_e2e::graph::{FakeGraph, Injected, Person, CLIENT_ID, TENANT};
 use parley_e2e::kamailio::{Kamailio, KamailioOptions};
@@ -138,21 +139,41 @@ fn teams_keeps_offers_away_and_the_contact_center_call_shows_in_teams() {
         "only the real Teams call blocked: {after_call:?}"
     );
 
-    // Throttled: the sync shows it, waits as told, and recovers by itself.
-    graph.inject(&[Injected::Throttled { retry_after: 3 }]);
+    // Throttled: the sync shows it, waits as told, and recovers by itself; a call offered
+    // meanwhile rings and is answered as ever.
+    graph.inject(&[Injected::Throttled { retry_after: 8 }]);
     agent.wait_event(
         |e| e["event"] == "teams" && e["sync"] == "unavailable",
         wait::MEDIUM,
     );
     let throttled = Instant::now();
+    let call = offer("uac_basic", &agent, sipp_port)
+        .pause(Duration::from_millis(500))
+        .spawn(&dir);
+    let incoming = agent.wait_event(|e| e["event"] == "incoming_call", wait::MEDIUM);
+    agent.answer(&incoming["call"]);
+    call.wait(wait::LONG).assert_success();
     agent.wait_event(
         |e| e["event"] == "teams" && e["sync"] == "active",
         wait::MEDIUM,
     );
     assert!(
-        throttled.elapsed() >= Duration::from_millis(2_500),
-        "{:?}",
+        throttled.elapsed() >= Duration::from_millis(7_500),
+        "Retry-After not honoured: {:?}",
         throttled.elapsed()
+    );
+    let events = agent.events();
+    let offered = events
+        .iter()
+        .rposition(|e| e["event"] == "incoming_call")
+        .unwrap();
+    let recovered = events
+        .iter()
+        .rposition(|e| e["event"] == "teams" && e["sync"] == "active")
+        .unwrap();
+    assert!(
+        offered < recovered,
+        "the call came while Teams sync was unavailable"
     );
 
     // Quit: nothing of ours is left in Teams.

@@ -56,6 +56,13 @@ fn values_are_parsed_whatever_their_case_and_new_ones_are_unknown() {
     assert_eq!(Activity::parse("Focusing"), Activity::Focusing);
     assert_eq!(Activity::parse("InAHuddle"), Activity::Unknown);
     assert_eq!(Availability::parse(""), Availability::Unknown);
+    // Named back as Graph names them, whatever case they came in.
+    assert_eq!(Availability::parse("doNotDisturb").name(), "DoNotDisturb");
+    assert_eq!(
+        Activity::parse("inaconferencecall").name(),
+        "InAConferenceCall"
+    );
+    assert_eq!(Activity::parse("InAHuddle").name(), "Unknown");
 }
 
 #[test]
@@ -318,8 +325,19 @@ fn throttling_waits_for_retry_after_and_shows_sync_unavailable() {
     );
     assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(120)));
     assert_eq!(s.poll_request(t0 + Duration::from_secs(119)), None);
-    read(&mut s, t0 + Duration::from_secs(120), available());
+    // A contact-center call meanwhile: its presence waits for Retry-After too (Graph
+    // throttles the application), then goes before the next reading.
+    s.handle_cc_activity(CcActivity::InCall);
+    assert_eq!(s.poll_request(t0 + Duration::from_secs(119)), None);
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(120)));
+    let retry = t0 + Duration::from_secs(120);
+    assert!(matches!(
+        s.poll_request(retry),
+        Some(Request::SetPresence { .. })
+    ));
+    s.handle_written(retry);
     assert_eq!(events(&mut s), [SyncEvent::Status(SyncStatus::Active)]);
+    read(&mut s, retry, available());
     assert_eq!(s.status(), &SyncStatus::Active);
 }
 
