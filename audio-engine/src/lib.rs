@@ -9,8 +9,10 @@
 //! - [`telephone_event`]: DTMF as RFC 4733 telephone events, both ways.
 //! - [`media_description`]: the negotiated format and direction of a call.
 //! - [`rtp_session`]: [`MediaSession`], the sans-I/O RTP session of one call:
-//!   paced sending, mute, hold directions, symmetric RTP latching, a small
-//!   reorder window that turns loss into silence, counters.
+//!   paced sending, mute, hold directions, symmetric RTP latching, playout
+//!   through the jitter buffer, counters.
+//! - [`jitter`]: the adaptive jitter buffer (after WebRTC NetEQ): target delay
+//!   from measured arrivals, time-scale modification, loss concealment.
 //! - [`analysis`]: level and dominant frequency, to check that a tone sent
 //!   is the tone received.
 //! - [`device`]: live microphones and speakers through cpal (PulseAudio on Linux), with
@@ -18,15 +20,16 @@
 //!   and the speaker test.
 //!
 //! What the full audio engine adds later: Opus (RFC 7587), SRTP with SDES keys
-//! (RFC 3711, RFC 4568), RTCP reports and RTT (RFC 3550 §6), an adaptive
-//! jitter buffer with loss concealment and time-scale modification, a
-//! 48 kHz pipeline with a proper resampler, and device hot-plugging.
+//! (RFC 3711, RFC 4568), RTCP reports and RTT (RFC 3550 §6), a 48 kHz
+//! pipeline with a proper resampler.
 
 pub mod analysis;
 pub mod codec;
 pub mod device;
 pub mod g711;
+pub mod jitter;
 pub mod media_description;
+pub mod quality;
 pub mod rtp_session;
 pub mod sink;
 pub mod source;
@@ -34,13 +37,12 @@ pub mod telephone_event;
 pub mod tones;
 
 mod pacer;
-mod reorder;
 mod rtp_packet;
 mod sequence;
 
 pub use codec::Codec;
 pub use media_description::{MediaDirection, MediaFormat};
-pub use rtp_session::{MediaConfig, MediaEvent, MediaSession, MediaStats};
+pub use rtp_session::{CallQuality, MediaConfig, MediaEvent, MediaSession, MediaStats};
 pub use sink::{AudioOutput, WavRecorder};
 pub use source::{AudioSource, SourceSpec};
 pub use telephone_event::DtmfDigit;

@@ -23,15 +23,14 @@ pub enum SinkError {
     Wav(#[from] hound::Error),
 }
 
-/// Somewhere the received audio of a call is played, 8 kHz mono, in timestamp order.
+/// Somewhere the received audio of a call is played, 8 kHz mono, as the jitter buffer
+/// plays it out (lost audio already concealed).
 ///
 /// Playing cannot fail: an output whose device is gone drops the audio and says so in
 /// its own statistics, because a call must never end over a speaker.
 pub trait AudioOutput {
     /// Plays samples.
     fn play(&mut self, samples: &[i16]);
-    /// Plays `count` samples of silence (lost packets, a pause of the sender).
-    fn play_silence(&mut self, count: usize);
 
     /// What happened to the device behind the output, for the agent to see.
     fn poll_notice(&mut self) -> Option<crate::device::DeviceNotice> {
@@ -92,14 +91,6 @@ impl WavRecorder {
         self.count(samples.len())
     }
 
-    /// Appends `count` samples of silence.
-    pub fn write_silence(&mut self, count: usize) -> Result<(), SinkError> {
-        for _ in 0..count {
-            self.writer.write_sample(0i16)?;
-        }
-        self.count(count)
-    }
-
     /// Number of samples recorded so far.
     pub fn len(&self) -> u32 {
         self.writer.len()
@@ -153,13 +144,12 @@ mod tests {
     }
 
     #[test]
-    fn records_samples_and_silence() {
+    fn records_samples() {
         let path = temp_path("basic");
         let mut recorder = WavRecorder::create(&path).unwrap();
         assert!(recorder.is_empty());
         recorder.write_samples(&[1, -2, 3]).unwrap();
-        recorder.write_silence(2).unwrap();
-        recorder.write_samples(&[i16::MAX]).unwrap();
+        recorder.write_samples(&[0, 0, i16::MAX]).unwrap();
         assert_eq!(recorder.len(), 6);
         recorder.finalize().unwrap();
         assert_eq!(read(&path), [1, -2, 3, 0, 0, i16::MAX]);

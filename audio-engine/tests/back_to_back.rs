@@ -140,6 +140,7 @@ impl Network {
             self.now += TICK;
             let now = self.now;
             for from in 0..2 {
+                self.peers[from].session.handle_timeout(now);
                 while let Some((to_addr, bytes)) = self.peers[from].session.poll_transmit(now) {
                     let n = self.peers[from].sent;
                     self.peers[from].sent += 1;
@@ -242,17 +243,24 @@ fn tones_and_digits_cross_a_clean_link() {
             (level - expected_rms).abs() < 0.01,
             "{codec:?}: level {level}"
         );
-        // Three seconds, less the first packets (and B's that went to A's private address).
+        // Played out from the first packet to the end: three seconds and the 300 ms
+        // of draining, less the first packets (and B's that went to A's private address).
         assert!(
-            (23_000..=24_160).contains(&heard_by_b.len()),
+            (24_500..=26_400).contains(&heard_by_b.len()),
             "{}",
             heard_by_b.len()
         );
         assert!(
-            (23_000..=24_160).contains(&heard_by_a.len()),
+            (24_500..=26_400).contains(&heard_by_a.len()),
             "{}",
             heard_by_a.len()
         );
+        for peer in [a, b] {
+            let jitter = peer.session.jitter_stats();
+            assert_eq!(jitter.lost_samples + jitter.late, 0, "{jitter:?}");
+            // A clean link: the buffer holds a packet and a little more, well below 45 ms.
+            assert!(jitter.mean_delay_ms() < 35.0, "{jitter:?}");
+        }
 
         // Each digit exactly once, with its duration; none the other way.
         assert_eq!(b.digits(), [('5', 100), ('#', 100)], "{codec:?}");
@@ -278,7 +286,7 @@ fn tones_and_digits_cross_a_clean_link() {
 }
 
 #[test]
-fn lost_packets_become_silence_and_disorder_is_undone() {
+fn lost_packets_are_concealed_and_disorder_is_undone() {
     let mut net = network(Codec::Pcmu, Box::new(Constant(4_000)));
     let fate = &mut |from, n| match (from, n) {
         (0, 20..=24) => Fate::Lose,
@@ -291,18 +299,31 @@ fn lost_packets_become_silence_and_disorder_is_undone() {
     net.finish();
 
     let heard = net.peers[1].recording.samples();
-    assert_eq!(heard.len() as u64, sent * 160);
-    let level = heard[0];
+    let start = heard.iter().position(|&s| s != 0).expect("audio");
+    let level = heard[start];
     assert!((level - 4_000).abs() < 128, "{level}");
-    for (n, packet) in heard.chunks(160).enumerate() {
-        let expected = if (20..=24).contains(&n) { 0 } else { level };
-        assert!(packet.iter().all(|&s| s == expected), "packet {n}");
-    }
+    // Everything sent is heard but the lost 100 ms and perhaps the delayed packet,
+    // concealed (at full level for 10 ms, fading, silent from 60 ms on), less the few
+    // samples of the cross-fades and of the periods taken out to keep the delay low.
+    let at_level = heard.iter().filter(|&&s| s == level).count() as u64;
+    assert!(at_level >= (sent - 7) * 160, "{at_level} of {}", sent * 160);
+    // Between the first and the last sound (the stream's end fades to silence).
+    let end = heard.iter().rposition(|&s| s != 0).unwrap_or(start);
+    let longest_silence = heard[start..end]
+        .split(|&s| s != 0)
+        .map(<[i16]>::len)
+        .max()
+        .unwrap_or(0);
+    assert!((1..=400).contains(&longest_silence), "{longest_silence}");
     let stats = net.peers[1].session.stats();
     // Five lost, but the duplicate hides one, as in RFC 3550 §6.4.1.
     assert_eq!(stats.packets_lost, 4);
-    assert_eq!(stats.packets_late, 1);
+    // The duplicate is dropped; the packet 45 ms late comes after its turn, unless the
+    // buffer was deep enough for it.
+    assert!((1..=2).contains(&stats.packets_late), "{stats:?}");
     assert_eq!(stats.packets_received, sent - 5 + 1);
+    let jitter = net.peers[1].session.jitter_stats();
+    assert!(jitter.lost_samples >= 5 * 160, "{jitter:?}");
 }
 
 fn fates() -> impl Strategy<Value = Vec<Fate>> {
@@ -330,8 +351,10 @@ proptest! {
 
         let b = &net.peers[1];
         let heard = b.recording.samples();
-        // Never more than was sent: late and duplicate packets are dropped.
-        prop_assert!(heard.len() as u64 <= sent * 160);
+        // Played out at the pace of the clock (1.5 s of call, 0.3 s of draining): late
+        // and duplicate packets never add audio.
+        prop_assert!(heard.len() <= 1_800 * 8, "{}", heard.len());
+        prop_assert!(sent > 0);
         let digits = b.digits();
         prop_assert!(digits.len() <= 1, "{:?}", digits);
         if let Some(&(digit, duration_ms)) = digits.first() {

@@ -8,7 +8,8 @@ use crate::config::{DtmfMode, Settings, TeamsSettings};
 use crate::dns::{DnsError, Resolver};
 use crate::media::{self, Control, MediaHandle, MediaSocket, Report};
 use crate::protocol::{
-    CallView, Command, CommandError, Event, Outcome, RequestedState, Status, TeamsView,
+    CallQualityView, CallView, Command, CommandError, Event, Outcome, RequestedState, Status,
+    TeamsView,
 };
 use crate::secrets::{self, Secret, SecretError};
 use crate::store::{now_ms, Store, StoreError};
@@ -683,6 +684,27 @@ impl Engine {
                 tracing::debug!(call = %report.call, "first RTP packet")
             }
             MediaEvent::Device(notice) => self.emit(audio_device_event(report.call, notice)),
+            MediaEvent::Quality(q) => {
+                let round = |x: f64, places: i32| {
+                    let scale = 10f64.powi(places);
+                    (x * scale).round() / scale
+                };
+                tracing::debug!(call = %report.call, mos = q.mos, loss = q.loss, "call quality");
+                self.emit(Event::CallQuality(CallQualityView {
+                    call: report.call.to_string(),
+                    codec: q.codec.name().into(),
+                    jitter_ms: round(q.jitter_ms, 1),
+                    loss_pct: round(q.loss * 100.0, 2),
+                    late_pct: round(q.late * 100.0, 2),
+                    concealed_pct: round(q.concealed * 100.0, 2),
+                    buffer_ms: round(q.buffer_ms, 1),
+                    target_ms: round(q.target_ms, 1),
+                    send_kbps: round(q.send_kbps, 1),
+                    receive_kbps: round(q.receive_kbps, 1),
+                    one_way_ms: round(q.one_way_ms, 1),
+                    mos: round(q.mos, 2),
+                }));
+            }
         }
     }
 

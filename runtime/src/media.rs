@@ -260,6 +260,7 @@ async fn run(
             _ = sleep_until(wake) => {}
         }
         let now = Instant::now();
+        session.handle_timeout(now);
         while let Some((to, packet)) = session.poll_transmit(now) {
             if let Err(e) = socket.send_to(&packet, to).await {
                 tracing::debug!(error = %e, %to, "RTP send");
@@ -273,10 +274,15 @@ async fn run(
         tracing::warn!(error = %e, "recording not finalised");
     }
     let stats = session.stats();
+    let jitter = session.jitter_stats();
     tracing::info!(
         sent = stats.packets_sent,
         received = stats.packets_received,
         lost = stats.packets_lost,
+        late = stats.packets_late,
+        concealed_ms =
+            jitter.concealed_samples * 1_000 / u64::from(session.format().codec().clock_rate()),
+        buffer_delay_ms = format!("{:.1}", jitter.mean_delay_ms()),
         "media ended"
     );
 }

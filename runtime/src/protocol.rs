@@ -234,6 +234,8 @@ pub enum Event {
     /// The Teams presence sync changed: its state, whether Teams keeps the agent busy, and
     /// how many offers that turned away.
     Teams(TeamsView),
+    /// How a call sounded over the last five seconds (audio-engine `CallQuality`).
+    CallQuality(CallQualityView),
     Status(Status),
     Stopped,
 }
@@ -261,6 +263,28 @@ pub struct TeamsView {
     pub deflected: u32,
     /// The colleagues directory can be searched (signed in, and offered by the settings).
     pub directory: bool,
+}
+
+/// A call's quality over the last interval: what was received and how it would rate.
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+pub struct CallQualityView {
+    pub call: String,
+    pub codec: String,
+    /// RFC 3550 interarrival jitter, ms.
+    pub jitter_ms: f64,
+    /// Packets lost, packets too late to play, and audio concealed, in percent.
+    pub loss_pct: f64,
+    pub late_pct: f64,
+    pub concealed_pct: f64,
+    /// Mean wait in the jitter buffer and its target, ms.
+    pub buffer_ms: f64,
+    pub target_ms: f64,
+    pub send_kbps: f64,
+    pub receive_kbps: f64,
+    /// The one-way delay the estimate assumes (the client's part until RTCP), ms.
+    pub one_way_ms: f64,
+    /// E-model (ITU-T G.107) mean opinion score, 1 to 4.5.
+    pub mos: f64,
 }
 
 /// A colleague from the Teams directory, with their presence when Graph gave it.

@@ -45,6 +45,7 @@ pub fn protocol() -> String {
             crate::protocol::CallView::decl(&cfg),
             crate::protocol::TeamsView::decl(&cfg),
             crate::protocol::Colleague::decl(&cfg),
+            crate::protocol::CallQualityView::decl(&cfg),
             crate::protocol::CommandError::decl(&cfg),
             crate::store::CallRecord::decl(&cfg),
             crate::demo::DemoEvent::decl(&cfg),

@@ -31,6 +31,7 @@ pub fn name(event: &Event) -> Option<&'static str> {
         Event::Dtmf { .. } => "dtmf-received",
         Event::AudioDevice { .. } => "audio-device-changed",
         Event::Teams(_) => "teams-changed",
+        Event::CallQuality(_) => "call-quality",
         Event::Transfer { .. } => "transfer-progressed",
         Event::Error { .. } => "error-occurred",
         Event::Stopped => "agent-stopped",

@@ -104,12 +104,6 @@ impl AudioOutput for Playback {
         }
     }
 
-    fn play_silence(&mut self, count: usize) {
-        if let Some(stream) = self.get() {
-            stream.push(std::iter::repeat_n(0.0, count));
-        }
-    }
-
     fn poll_notice(&mut self) -> Option<DeviceNotice> {
         Supervisor::poll_notice(self)
     }

@@ -112,6 +112,7 @@ export interface EventPayloads {
   'dtmf-received': Event;
   'audio-device-changed': Event;
   'teams-changed': Event;
+  'call-quality': Event;
   'transfer-progressed': Event;
   'error-occurred': Event;
   'agent-stopped': Event;
@@ -138,6 +139,7 @@ export const AGENT_EVENTS = [
   'dtmf-received',
   'audio-device-changed',
   'teams-changed',
+  'call-quality',
   'transfer-progressed',
   'error-occurred',
   'agent-stopped',

@@ -54,6 +54,9 @@ describe('labels', () => {
     expect(qualityLabel({ ...call, codec: 'PCMA', state: 'held' })).toBe('PCMA · on hold');
     expect(qualityLabel({ ...call, codec: 'PCMU' })).toBe('PCMU');
     expect(qualityLabel(call)).toBe('no audio yet');
+    expect(qualityLabel({ ...call, codec: 'PCMU', media: 'sendrecv', mos: 4.41 })).toBe(
+      'PCMU · two-way audio · quality 4.4 of 4.5',
+    );
   });
 
   it('translate error codes, with a generic sentence for unknown ones', () => {

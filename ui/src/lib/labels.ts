@@ -1,7 +1,7 @@
 // The words for the backend's codes: agent states and reasons, registration, call states,
 // end reasons and error codes. Unknown codes fall back to something readable.
 
-import { t, tMaybe } from './i18n/index.svelte';
+import { locale, t, tMaybe } from './i18n/index.svelte';
 import type { Call, Registration } from './model';
 import { userPart } from './number';
 
@@ -55,7 +55,16 @@ export function qualityLabel(call: Call): string {
         : call.codec
           ? undefined
           : t('media_pending');
-  return [call.codec, direction].filter(Boolean).join(' · ');
+  const score =
+    call.mos === undefined
+      ? undefined
+      : t('media_mos', {
+          mos: call.mos.toLocaleString(locale(), {
+            minimumFractionDigits: 1,
+            maximumFractionDigits: 1,
+          }),
+        });
+  return [call.codec, direction, score].filter(Boolean).join(' · ');
 }
 
 /** The translated sentence for an error code; unknown codes get a generic one. */

@@ -89,6 +89,26 @@ describe('applyEvent', () => {
     expect(call?.connectedAt).toBe(T0 + 2000);
     expect(call?.codec).toBe('PCMU');
     expect(call?.media).toBe('sendrecv');
+    const rated = applyEvent(
+      connected,
+      {
+        event: 'call_quality',
+        call: 'c1',
+        codec: 'PCMU',
+        jitter_ms: 1.5,
+        loss_pct: 0,
+        late_pct: 0,
+        concealed_pct: 0,
+        buffer_ms: 22.5,
+        target_ms: 25,
+        send_kbps: 80,
+        receive_kbps: 80,
+        one_way_ms: 72.5,
+        mos: 4.38,
+      },
+      T0 + 5000,
+    );
+    expect(primaryCall(rated)?.mos).toBe(4.38);
 
     const held = applyEvent(connected, { event: 'call_state', call: 'c1', state: 'held', held_by: 'local' }, T0 + 9000);
     expect(primaryCall(held)?.state).toBe('held');

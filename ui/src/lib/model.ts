@@ -19,6 +19,8 @@ export interface Call {
   codec?: string;
   /** The media direction from the last `media` event (`sendrecv`, `sendonly`...). */
   media?: string;
+  /** The E-model score of the last `call_quality` event (1 to 4.5). */
+  mos?: number;
   /** Unix milliseconds. */
   startedAt: number;
   connectedAt?: number;
@@ -279,6 +281,8 @@ export function applyEvent(model: Model, e: Event, now: number): Model {
       return applyCallState(model, e, now);
     case 'media':
       return updateCall(model, e.call, (c) => ({ ...c, codec: e.codec, media: e.direction }));
+    case 'call_quality':
+      return updateCall(model, e.call, (c) => ({ ...c, mos: e.mos }));
     case 'dtmf':
       return updateCall(model, e.call, (c) => ({ ...c, received: c.received + e.digit }));
     case 'transfer':

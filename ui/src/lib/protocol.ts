@@ -21,7 +21,7 @@ to: string, } | { "event": "call_state", call: string, state: string, held_by?: 
 /**
  * The device chosen is missing and the system default stands in.
  */
-fell_back: boolean, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "teams" } & TeamsView | { "event": "status" } & Status | { "event": "stopped" };
+fell_back: boolean, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "teams" } & TeamsView | { "event": "call_quality" } & CallQualityView | { "event": "status" } & Status | { "event": "stopped" };
 
 export type Status = { 
 /**
@@ -100,6 +100,28 @@ phone?: string,
  * Graph's availability and activity (`Busy`, `InACall`, ...).
  */
 availability?: string, activity?: string, };
+
+export type CallQualityView = { call: string, codec: string, 
+/**
+ * RFC 3550 interarrival jitter, ms.
+ */
+jitter_ms: number, 
+/**
+ * Packets lost, packets too late to play, and audio concealed, in percent.
+ */
+loss_pct: number, late_pct: number, concealed_pct: number, 
+/**
+ * Mean wait in the jitter buffer and its target, ms.
+ */
+buffer_ms: number, target_ms: number, send_kbps: number, receive_kbps: number, 
+/**
+ * The one-way delay the estimate assumes (the client's part until RTCP), ms.
+ */
+one_way_ms: number, 
+/**
+ * E-model (ITU-T G.107) mean opinion score, 1 to 4.5.
+ */
+mos: number, };
 
 export type CommandError = { code: string, message: string, };
 

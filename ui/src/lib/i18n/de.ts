@@ -151,6 +151,7 @@ export const de: Messages = {
   media_inactive: 'kein Ton',
   media_held: 'gehalten',
   media_pending: 'noch kein Ton',
+  media_mos: 'Qualität {mos} von 4,5',
   hangup: 'Auflegen',
   hold: 'Halten',
   resume: 'Fortsetzen',

@@ -150,6 +150,7 @@ export const en = {
   media_inactive: 'no audio',
   media_held: 'on hold',
   media_pending: 'no audio yet',
+  media_mos: 'quality {mos} of 4.5',
   hangup: 'Hang up',
   hold: 'Hold',
   resume: 'Resume',
