@@ -9,6 +9,7 @@ pub const COMMANDS: &[&str] = &[
     "hold",
     "resume",
     "mute",
+    "pause_recording",
     "transfer",
     "transfer_attended",
     "send_dtmf",

@@ -94,6 +94,14 @@ pub enum MediaEvent {
     Device(DeviceNotice),
     /// How the call went over the last few seconds ([`QUALITY_INTERVAL`]).
     Quality(CallQuality),
+    /// No RTP has come for the inactivity timeout while media should flow both ways
+    /// (a dead peer, a NAT binding gone, a one-way audio problem).
+    RtpInactive {
+        /// Since the last packet (or the start).
+        silent_for: std::time::Duration,
+    },
+    /// RTP flows again after [`MediaEvent::RtpInactive`].
+    RtpResumed,
 }
 
 /// How often [`MediaEvent::Quality`] is reported.
@@ -213,6 +221,9 @@ struct Receiver {
     /// When the next quality report is due, and the counters at the last one.
     report_at: Instant,
     reported: Counters,
+    /// RTP silence after which [`MediaEvent::RtpInactive`] is raised; whether it was.
+    inactivity: Option<std::time::Duration>,
+    inactive: bool,
 }
 
 /// Counters at a quality report, to tell what happened in the interval since.
@@ -252,6 +263,8 @@ impl Receiver {
             loss_bursts: 0,
             report_at: now + QUALITY_INTERVAL,
             reported: Counters::default(),
+            inactivity: None,
+            inactive: false,
         }
     }
 
@@ -344,6 +357,7 @@ impl MediaSession {
     /// Plays out the frames due at `now`: the jitter buffer's audio goes to the speaker
     /// and the recording at the pace of our clock, 10 ms at a time.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.check_inactivity(now);
         if now >= self.receiver.report_at {
             let quality = self.quality();
             self.events.push_back(MediaEvent::Quality(quality));
@@ -561,6 +575,10 @@ impl MediaSession {
         self.stats.bytes_received += len as u64;
         let receiver = &mut self.receiver;
         receiver.last_received = Some(now);
+        if std::mem::take(&mut receiver.inactive) {
+            tracing::info!("RTP from the peer again");
+            self.events.push_back(MediaEvent::RtpResumed);
+        }
         if !receiver.first_received {
             receiver.first_received = true;
             self.events.push_back(MediaEvent::FirstPacketReceived);
@@ -583,6 +601,32 @@ impl MediaSession {
             }
             self.receiver.ssrc = Some(ssrc);
         }
+    }
+
+    /// Raises [`MediaEvent::RtpInactive`] once RTP has been missing for the timeout while
+    /// both sides send (on hold, silence is expected).
+    fn check_inactivity(&mut self, now: Instant) {
+        let receiver = &self.receiver;
+        let Some(timeout) = receiver.inactivity else {
+            return;
+        };
+        if receiver.inactive || self.direction != MediaDirection::SendRecv {
+            return;
+        }
+        let last = receiver.last_received.unwrap_or(receiver.epoch);
+        let silent_for = now.saturating_duration_since(last);
+        if silent_for >= timeout {
+            self.receiver.inactive = true;
+            tracing::info!(?silent_for, "no RTP from the peer");
+            self.events
+                .push_back(MediaEvent::RtpInactive { silent_for });
+        }
+    }
+
+    /// Raises [`MediaEvent::RtpInactive`] after `timeout` without RTP while media flows both
+    /// ways; `None` never does.
+    pub fn set_inactivity_timeout(&mut self, timeout: Option<std::time::Duration>) {
+        self.receiver.inactivity = timeout;
     }
 
     /// A telephone event takes the place of audio for its duration (RFC 4733 §2.5.1.2):
@@ -746,6 +790,13 @@ impl MediaSession {
         self.outputs.player = player;
     }
 
+    /// Pauses or resumes the recording (payment card numbers must not be recorded, PCI DSS
+    /// 3.2): while paused, silence is recorded in place of the call, so that the file
+    /// keeps the call's timeline.
+    pub fn pause_recording(&mut self, paused: bool) {
+        self.outputs.paused = paused;
+    }
+
     /// Finalises the recording (what the jitter buffer still holds, a few tens of ms,
     /// was not heard and is not recorded).
     pub fn stop_recording(&mut self) -> Result<(), SinkError> {
@@ -816,6 +867,9 @@ impl std::fmt::Debug for MediaSession {
 struct Outputs {
     recorder: Option<WavRecorder>,
     player: Option<Box<dyn AudioOutput + Send>>,
+    /// The recording is paused: silence is written instead.
+    paused: bool,
+    silence: Vec<i16>,
 }
 
 impl Outputs {
@@ -827,6 +881,10 @@ impl Outputs {
         let Some(recorder) = &mut self.recorder else {
             return Ok(());
         };
+        if self.paused {
+            self.silence.resize(samples.len(), 0);
+            return recorder.write_samples(&self.silence);
+        }
         recorder.write_samples(samples)
     }
 }
@@ -1151,6 +1209,90 @@ mod tests {
             .collect();
         assert_eq!(digits, [('7', 120)]);
         assert_eq!(session.stats().packets_malformed, 1);
+    }
+
+    #[test]
+    fn missing_rtp_is_reported_once_and_its_return_too() {
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(None), Box::new(Silence), start);
+        session.set_inactivity_timeout(Some(ms(2_000)));
+        let audio = |seq: u16| datagram(0, seq, u32::from(seq) * 160, &[0xFF; 160]);
+        session.handle_packet(start, addr(PEER), &audio(1));
+        let inactive = |events: &[MediaEvent]| {
+            events
+                .iter()
+                .filter(|e| matches!(e, MediaEvent::RtpInactive { .. }))
+                .count()
+        };
+        session.handle_timeout(start + ms(1_990));
+        assert_eq!(inactive(&events(&mut session)), 0);
+        session.handle_timeout(start + ms(2_000));
+        session.handle_timeout(start + ms(5_000));
+        let e = events(&mut session);
+        assert_eq!(inactive(&e), 1, "{e:?}");
+        assert!(e.iter().any(
+            |e| matches!(e, MediaEvent::RtpInactive { silent_for } if *silent_for == ms(2_000))
+        ));
+        session.handle_packet(start + ms(5_100), addr(PEER), &audio(2));
+        assert!(events(&mut session)
+            .iter()
+            .any(|e| matches!(e, MediaEvent::RtpResumed)));
+        // On hold, silence from the peer is no news.
+        session.set_direction(MediaDirection::SendOnly);
+        session.handle_timeout(start + ms(9_000));
+        assert_eq!(inactive(&events(&mut session)), 0);
+    }
+
+    #[test]
+    fn a_paused_recording_keeps_the_timeline_with_silence() {
+        #[derive(Clone, Default)]
+        struct Shared(std::sync::Arc<std::sync::Mutex<Cursor<Vec<u8>>>>);
+        impl std::io::Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().write(b)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        impl std::io::Seek for Shared {
+            fn seek(&mut self, p: std::io::SeekFrom) -> std::io::Result<u64> {
+                self.0.lock().unwrap().seek(p)
+            }
+        }
+        let start = Instant::now();
+        let mut session = MediaSession::new(config(None), Box::new(Silence), start);
+        let file = Shared::default();
+        session
+            .record_to(WavRecorder::from_writer(file.clone()).unwrap())
+            .unwrap();
+        // 1.2 s of a loud constant (µ-law 0x80), the recording paused from 0.4 s to 0.8 s.
+        for n in 0..60u16 {
+            let now = start + ms(20 * u64::from(n));
+            session.pause_recording((20..40).contains(&n));
+            session.handle_packet(
+                now,
+                addr(PEER),
+                &datagram(0, n, u32::from(n) * 160, &[0x80; 160]),
+            );
+            session.handle_timeout(now);
+        }
+        session.stop_recording().unwrap();
+        let bytes = file.0.lock().unwrap().get_ref().clone();
+        let samples: Vec<i16> = hound::WavReader::new(Cursor::new(bytes))
+            .unwrap()
+            .samples::<i16>()
+            .map(Result::unwrap)
+            .collect();
+        let loud = samples.iter().filter(|&&s| s == 32_124).count();
+        let pause = samples
+            .iter()
+            .skip_while(|&&s| s == 0)
+            .skip_while(|&&s| s != 0);
+        let paused = pause.take_while(|&&s| s == 0).count();
+        // The 400 ms paused are silence in the file, the rest is the call.
+        assert!((3_100..=3_300).contains(&paused), "{paused}");
+        assert!(loud >= 5_000, "{loud}");
     }
 
     #[test]

@@ -224,6 +224,8 @@ pub struct MediaSettings {
     pub output: String,
     pub record_dir: Option<PathBuf>,
     pub dtmf: DtmfMode,
+    /// Seconds without RTP (both ways flowing) before a `media_inactivity` event; 0: never.
+    pub rtp_timeout_seconds: u64,
 }
 
 impl Default for MediaSettings {
@@ -235,6 +237,7 @@ impl Default for MediaSettings {
             output: "none".into(),
             record_dir: None,
             dtmf: DtmfMode::Auto,
+            rtp_timeout_seconds: 10,
         }
     }
 }
@@ -322,6 +325,7 @@ pub struct Settings {
     pub output: audio_engine::device::OutputSpec,
     pub record_dir: Option<PathBuf>,
     pub dtmf: DtmfMode,
+    pub rtp_timeout: Option<Duration>,
     pub agent: AgentConfig,
     pub initial_state: AgentState,
     pub auto_answer: bool,
@@ -565,6 +569,8 @@ impl Config {
             output,
             record_dir: m.record_dir.clone(),
             dtmf: m.dtmf,
+            rtp_timeout: (m.rtp_timeout_seconds > 0)
+                .then(|| Duration::from_secs(m.rtp_timeout_seconds)),
             agent: AgentConfig {
                 busy_status: g.busy_status,
                 teams_busy_status: self.teams.busy_status,

@@ -610,6 +610,7 @@ impl Demo {
             source: &source,
             output: &OutputSpec::None,
             recording: None,
+            rtp_timeout: None,
         };
         match media::start(call, socket, m, audio, self.media_tx.clone()) {
             Ok(handle) => {

@@ -684,6 +684,16 @@ impl Engine {
                 tracing::debug!(call = %report.call, "first RTP packet")
             }
             MediaEvent::Device(notice) => self.emit(audio_device_event(report.call, notice)),
+            MediaEvent::RtpInactive { silent_for } => self.emit(Event::MediaInactivity {
+                call: report.call.to_string(),
+                inactive: true,
+                silent_ms: Some(u64::try_from(silent_for.as_millis()).unwrap_or(u64::MAX)),
+            }),
+            MediaEvent::RtpResumed => self.emit(Event::MediaInactivity {
+                call: report.call.to_string(),
+                inactive: false,
+                silent_ms: None,
+            }),
             MediaEvent::Quality(q) => {
                 let round = |x: f64, places: i32| {
                     let scale = 10f64.powi(places);
@@ -1038,6 +1048,7 @@ impl Engine {
                 source: &self.settings.source,
                 output: &self.settings.output,
                 recording,
+                rtp_timeout: self.settings.rtp_timeout,
             };
             match media::start(call, socket, m, audio, self.media_tx.clone()) {
                 Ok(handle) => {
@@ -1057,6 +1068,11 @@ impl Engine {
             (Some(ip), Some(h)) => SocketAddr::new(ip, h.port).to_string(),
             _ => String::new(),
         };
+        let recorded = handle.is_some_and(|h| h.recording.is_some());
+        if let Some(info) = self.calls.get_mut(&call) {
+            info.view.recorded = recorded;
+        }
+        let handle = self.media.get(&call);
         self.emit(Event::Media {
             call: call.to_string(),
             codec: m.codec.name.clone(),
@@ -1119,14 +1135,29 @@ impl Engine {
             Command::Dtmf { call, digits } => self.dtmf(now, parse_call(&call)?, &digits)?,
             Command::Mute { call, muted } => {
                 let call = parse_call(&call)?;
-                let handle = self.media.get(&call).ok_or(CommandError::new(
-                    "invalid_state",
-                    format!("{call} has no media"),
-                ))?;
-                handle.send(Control::Mute(muted));
+                self.media_of(call)?.send(Control::Mute(muted));
                 if let Some(info) = self.calls.get_mut(&call) {
                     info.view.muted = muted;
                 }
+            }
+            Command::PauseRecording { call, paused } => {
+                let call = parse_call(&call)?;
+                let handle = self.media_of(call)?;
+                if handle.recording.is_none() {
+                    return Err(CommandError::new(
+                        "not_recording",
+                        format!("{call} is not recorded (media.record_dir is not set)"),
+                    ));
+                }
+                handle.send(Control::PauseRecording(paused));
+                if let Some(info) = self.calls.get_mut(&call) {
+                    info.view.recording_paused = paused;
+                }
+                tracing::info!(%call, paused, "recording");
+                self.emit(Event::Recording {
+                    call: call.to_string(),
+                    paused,
+                });
             }
             Command::SetState { state, reason } => {
                 let state = match state {
@@ -1172,6 +1203,14 @@ impl Engine {
             calls,
             teams: self.teams.as_ref().map(|t| t.view.clone()),
         }
+    }
+
+    /// The media task of a call, or why there is none.
+    fn media_of(&self, call: CallHandle) -> Result<&MediaHandle, CommandError> {
+        self.media.get(&call).ok_or(CommandError::new(
+            "invalid_state",
+            format!("{call} has no media"),
+        ))
     }
 
     async fn bind_media(&mut self) -> Result<(MediaSocket, SocketAddr), CommandError> {

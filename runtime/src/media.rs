@@ -62,6 +62,7 @@ pub enum Control {
     Update(NegotiatedMedia),
     Dtmf(DtmfDigit),
     Mute(bool),
+    PauseRecording(bool),
     Source(SourceSpec),
     Output(OutputSpec),
     Stop,
@@ -118,6 +119,8 @@ pub struct Audio<'a> {
     pub source: &'a SourceSpec,
     pub output: &'a OutputSpec,
     pub recording: Option<PathBuf>,
+    /// RTP silence after which the call is reported inactive.
+    pub rtp_timeout: Option<std::time::Duration>,
 }
 
 /// Starts the media task of `call` on `socket`.
@@ -136,11 +139,13 @@ pub fn start(
         source,
         output,
         recording,
+        rtp_timeout,
     } = audio;
     let config = MediaConfig::new(format(media)?, media.remote, direction(media.direction));
     let source = open_source(call, source, &reports)?;
     let mut session = MediaSession::new(config, source, Instant::now());
     session.set_player(open_output(call, output, &reports));
+    session.set_inactivity_timeout(rtp_timeout);
     if let Some(path) = &recording {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
@@ -250,6 +255,7 @@ async fn run(
                     }
                 }
                 Some(Control::Mute(m)) => session.set_muted(m),
+                Some(Control::PauseRecording(p)) => session.pause_recording(p),
                 Some(Control::Source(spec)) => match open_source(call, &spec, &reports) {
                     Ok(source) => session.set_source(source),
                     Err(e) => tracing::warn!(error = %e, "audio source not changed"),

@@ -48,6 +48,12 @@ pub enum Command {
         call: String,
         muted: bool,
     },
+    /// Pauses (or resumes) the recording of a call: silence is recorded meanwhile, e.g.
+    /// while the customer gives a card number.
+    PauseRecording {
+        call: String,
+        paused: bool,
+    },
     SetState {
         state: RequestedState,
         reason: Option<String>,
@@ -236,6 +242,20 @@ pub enum Event {
     Teams(TeamsView),
     /// How a call sounded over the last five seconds (audio-engine `CallQuality`).
     CallQuality(CallQualityView),
+    /// The recording of a call was paused or resumed.
+    Recording {
+        call: String,
+        paused: bool,
+    },
+    /// No RTP came for `media.rtp_timeout_seconds` while media should flow both ways
+    /// (`inactive`), or it flows again.
+    MediaInactivity {
+        call: String,
+        inactive: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional, type = "number")]
+        silent_ms: Option<u64>,
+    },
     Status(Status),
     Stopped,
 }
@@ -358,6 +378,10 @@ pub struct CallView {
     #[ts(optional)]
     pub held_by: Option<String>,
     pub muted: bool,
+    /// The call's received audio is recorded (`media.record_dir`), and the recording is
+    /// paused (silence recorded).
+    pub recorded: bool,
+    pub recording_paused: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub codec: Option<String>,

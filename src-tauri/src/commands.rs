@@ -170,6 +170,12 @@ pub async fn mute(shell: State<'_, Shell>, call: String, muted: bool) -> Reply<(
 }
 
 /// Blind transfer (REFER) to a number or address typed by the agent.
+/// Pauses or resumes the recording of `call` (silence is recorded meanwhile).
+#[tauri::command]
+pub async fn pause_recording(shell: State<'_, Shell>, call: String, paused: bool) -> Reply<()> {
+    done(&shell, Command::PauseRecording { call, paused }).await
+}
+
 #[tauri::command]
 pub async fn transfer(shell: State<'_, Shell>, call: String, to: String) -> Reply<()> {
     let to = link::parse_typed(&to)?.to_string();

@@ -32,6 +32,8 @@ pub fn name(event: &Event) -> Option<&'static str> {
         Event::AudioDevice { .. } => "audio-device-changed",
         Event::Teams(_) => "teams-changed",
         Event::CallQuality(_) => "call-quality",
+        Event::Recording { .. } => "recording-changed",
+        Event::MediaInactivity { .. } => "media-inactivity",
         Event::Transfer { .. } => "transfer-progressed",
         Event::Error { .. } => "error-occurred",
         Event::Stopped => "agent-stopped",

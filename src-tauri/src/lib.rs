@@ -68,6 +68,7 @@ pub fn run() {
             commands::hold,
             commands::resume,
             commands::mute,
+            commands::pause_recording,
             commands::transfer,
             commands::transfer_attended,
             commands::send_dtmf,

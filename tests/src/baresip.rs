@@ -317,6 +317,15 @@ impl Baresip {
     }
 
     /// The user name.
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the process: a peer whose RTP stops without a
+    /// BYE, as a crashed phone or a dead network path looks.
+    pub fn freeze(&self, frozen: bool) {
+        let signal = if frozen { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: kill has no memory-safety preconditions.
+        let status = unsafe { libc::kill(self.process.pid() as i32, signal) };
+        assert_eq!(status, 0, "cannot signal baresip");
+    }
+
     pub fn user(&self) -> &str {
         &self.user
     }

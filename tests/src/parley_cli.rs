@@ -123,6 +123,8 @@ pub struct MediaConfig {
     pub record_dir: Option<PathBuf>,
     /// `auto` | `rfc4733` | `info`.
     pub dtmf: Option<String>,
+    /// Seconds without RTP before `media_inactivity`; 0 never.
+    pub rtp_timeout_seconds: Option<u64>,
 }
 
 /// `[agent]`.
@@ -266,6 +268,12 @@ impl ParleyConfig {
     /// `media.dtmf`.
     pub fn dtmf(mut self, mode: &str) -> Self {
         self.media.dtmf = Some(mode.to_owned());
+        self
+    }
+
+    /// `media.rtp_timeout_seconds`.
+    pub fn rtp_timeout(mut self, seconds: u64) -> Self {
+        self.media.rtp_timeout_seconds = Some(seconds);
         self
     }
 
@@ -460,6 +468,11 @@ impl ParleyConfig {
                 .map(|p| toml_str(&p.display().to_string())),
         );
         kv(&mut toml, "dtmf", m.dtmf.as_deref().map(toml_str));
+        kv(
+            &mut toml,
+            "rtp_timeout_seconds",
+            m.rtp_timeout_seconds.map(|s| s.to_string()),
+        );
 
         let g = &self.agent;
         toml.push_str("\n[agent]\n");

@@ -401,3 +401,63 @@ fn parley_talks_and_listens_through_the_agents_devices() {
         s.agent.events()
     );
 }
+
+/// Payment card numbers must not be recorded: the agent pauses the recording while the
+/// caller reads them (silence is recorded, so the file keeps the call's timeline) and
+/// resumes it. A peer whose RTP stops without a BYE is reported after
+/// `media.rtp_timeout_seconds`, and again when it flows.
+#[test]
+fn the_recording_pauses_for_card_numbers_and_a_silent_peer_is_reported() {
+    let s = setup("recording_pause", 440, |c| c.rtp_timeout(2));
+    let bob = s.baresip(BaresipConfig::new("bob").sine(1000));
+    let call = s.agent.dial(&s.kamailio.aor("bob"));
+    s.agent.wait_call_state(&call, "connected", wait::MEDIUM);
+    let recording = recording(&s.agent, &call);
+    talk(&bob);
+    s.agent
+        .command_ok(json!({"cmd": "pause_recording", "call": call, "paused": true}));
+    seen(
+        &s.agent,
+        |e| e["event"] == "recording" && e["call"] == call && e["paused"] == true,
+        wait::SHORT,
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    s.agent
+        .command_ok(json!({"cmd": "pause_recording", "call": call, "paused": false}));
+    talk(&bob);
+
+    bob.freeze(true);
+    let inactive = seen(
+        &s.agent,
+        |e| e["event"] == "media_inactivity" && e["inactive"] == true,
+        wait::MEDIUM,
+    );
+    assert!(
+        inactive["silent_ms"].as_u64().unwrap_or(0) >= 2_000,
+        "{inactive}"
+    );
+    bob.freeze(false);
+    seen(
+        &s.agent,
+        |e| e["event"] == "media_inactivity" && e["inactive"] == false,
+        wait::MEDIUM,
+    );
+    s.agent.hangup(&call);
+    s.agent.wait_call_state(&call, "ended", wait::MEDIUM);
+
+    let wav = audio::read_wav_mono(&recording).unwrap_or_else(|e| panic!("{e}"));
+    // The first long run of digital silence is the pause (1.5 s, and the commands' round
+    // trips on a loaded machine); the frozen peer comes later (concealed, then silence).
+    let start = wav.samples.iter().position(|&s| s != 0).unwrap_or(0);
+    let runs: Vec<usize> = wav.samples[start..]
+        .split(|&s| s != 0)
+        .map(<[i16]>::len)
+        .filter(|&n| n >= 8_000)
+        .collect();
+    assert!(
+        runs.first()
+            .is_some_and(|&n| (11_000..=24_000).contains(&n)),
+        "{runs:?}"
+    );
+    audio::assert_wav_frequency(&recording, 1000.0);
+}

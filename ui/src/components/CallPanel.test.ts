@@ -64,6 +64,28 @@ describe('CallPanel', () => {
     expect(invoke).toHaveBeenCalledWith('mute', { call: 'c1', muted: true });
   });
 
+  it('pauses and resumes a recorded call, and says when no audio comes', async () => {
+    const { rerender } = render(CallPanel, { call, now: T0 });
+    expect(screen.queryByTestId('recording-button')).toBeNull();
+    await rerender({ call: { ...call, recorded: true }, now: T0 });
+    const button = screen.getByTestId('recording-button');
+    expect(button.textContent?.trim()).toBe('Pause recording');
+    await fireEvent.click(button);
+    expect(invoke).toHaveBeenCalledWith('pause_recording', { call: 'c1', paused: true });
+    await rerender({
+      call: { ...call, recorded: true, recordingPaused: true, silentMs: 10_200 },
+      now: T0,
+    });
+    expect(button.dataset.paused).toBe('true');
+    expect(button.textContent?.trim()).toBe('Resume recording');
+    expect(screen.getByTestId('recording-paused').textContent).toBe('Recording paused');
+    expect(screen.getByTestId('no-audio').textContent?.trim()).toBe(
+      'No audio from the other side for 10 s',
+    );
+    await fireEvent.click(button);
+    expect(invoke).toHaveBeenCalledWith('pause_recording', { call: 'c1', paused: false });
+  });
+
   it('transfers to the typed target', async () => {
     render(CallPanel, { call, now: T0 });
     await fireEvent.input(screen.getByTestId('transfer-input'), { target: { value: '2000' } });

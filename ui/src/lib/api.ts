@@ -51,6 +51,8 @@ export const hangup = (call: string) => command<void>('hangup', { call });
 export const hold = (call: string) => command<void>('hold', { call });
 export const resume = (call: string) => command<void>('resume', { call });
 export const mute = (call: string, muted: boolean) => command<void>('mute', { call, muted });
+export const pauseRecording = (call: string, paused: boolean) =>
+  command<void>('pause_recording', { call, paused });
 export const transfer = (call: string, to: string) => command<void>('transfer', { call, to });
 export const transferAttended = (call: string, consult: string) =>
   command<void>('transfer_attended', { call, consult });
@@ -113,6 +115,8 @@ export interface EventPayloads {
   'audio-device-changed': Event;
   'teams-changed': Event;
   'call-quality': Event;
+  'recording-changed': Event;
+  'media-inactivity': Event;
   'transfer-progressed': Event;
   'error-occurred': Event;
   'agent-stopped': Event;
@@ -140,6 +144,8 @@ export const AGENT_EVENTS = [
   'audio-device-changed',
   'teams-changed',
   'call-quality',
+  'recording-changed',
+  'media-inactivity',
   'transfer-progressed',
   'error-occurred',
   'agent-stopped',

@@ -109,6 +109,34 @@ describe('applyEvent', () => {
       T0 + 5000,
     );
     expect(primaryCall(rated)?.mos).toBe(4.38);
+    const recorded = play(
+      rated,
+      [
+        {
+          event: 'media',
+          call: 'c1',
+          codec: 'PCMU',
+          local: '127.0.0.1:40000',
+          remote: '127.0.0.1:40002',
+          direction: 'sendrecv',
+          recording: '/tmp/c1.wav',
+        },
+        { event: 'recording', call: 'c1', paused: true },
+        { event: 'media_inactivity', call: 'c1', inactive: true, silent_ms: 10_000 },
+      ],
+      T0 + 6000,
+    );
+    expect(primaryCall(recorded)).toMatchObject({
+      recorded: true,
+      recordingPaused: true,
+      silentMs: 10_000,
+    });
+    const flowing = applyEvent(
+      recorded,
+      { event: 'media_inactivity', call: 'c1', inactive: false },
+      T0 + 7000,
+    );
+    expect(primaryCall(flowing)?.silentMs).toBeUndefined();
 
     const held = applyEvent(connected, { event: 'call_state', call: 'c1', state: 'held', held_by: 'local' }, T0 + 9000);
     expect(primaryCall(held)?.state).toBe('held');

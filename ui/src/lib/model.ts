@@ -21,6 +21,11 @@ export interface Call {
   media?: string;
   /** The E-model score of the last `call_quality` event (1 to 4.5). */
   mos?: number;
+  /** The received audio is recorded; the recording is paused (silence recorded). */
+  recorded?: boolean;
+  recordingPaused?: boolean;
+  /** No audio from the other side for this many ms (a `media_inactivity` event). */
+  silentMs?: number;
   /** Unix milliseconds. */
   startedAt: number;
   connectedAt?: number;
@@ -131,6 +136,8 @@ function fromView(v: CallView): Call {
     state: v.state,
     heldBy: v.held_by,
     muted: v.muted,
+    recorded: v.recorded,
+    recordingPaused: v.recording_paused,
     codec: v.codec,
     startedAt: v.started_at,
     connectedAt: v.connected_at,
@@ -280,7 +287,19 @@ export function applyEvent(model: Model, e: Event, now: number): Model {
     case 'call_state':
       return applyCallState(model, e, now);
     case 'media':
-      return updateCall(model, e.call, (c) => ({ ...c, codec: e.codec, media: e.direction }));
+      return updateCall(model, e.call, (c) => ({
+        ...c,
+        codec: e.codec,
+        media: e.direction,
+        recorded: e.recording !== undefined,
+      }));
+    case 'recording':
+      return updateCall(model, e.call, (c) => ({ ...c, recordingPaused: e.paused }));
+    case 'media_inactivity':
+      return updateCall(model, e.call, (c) => ({
+        ...c,
+        silentMs: e.inactive ? (e.silent_ms ?? 0) : undefined,
+      }));
     case 'call_quality':
       return updateCall(model, e.call, (c) => ({ ...c, mos: e.mos }));
     case 'dtmf':

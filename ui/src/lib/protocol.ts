@@ -21,7 +21,7 @@ to: string, } | { "event": "call_state", call: string, state: string, held_by?: 
 /**
  * The device chosen is missing and the system default stands in.
  */
-fell_back: boolean, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "teams" } & TeamsView | { "event": "call_quality" } & CallQualityView | { "event": "status" } & Status | { "event": "stopped" };
+fell_back: boolean, } | { "event": "transfer", call: string, state: string, code?: number, } | { "event": "error", code: string, message: string, } | { "event": "teams" } & TeamsView | { "event": "call_quality" } & CallQualityView | { "event": "recording", call: string, paused: boolean, } | { "event": "media_inactivity", call: string, inactive: boolean, silent_ms?: number, } | { "event": "status" } & Status | { "event": "stopped" };
 
 export type Status = { 
 /**
@@ -57,7 +57,12 @@ headers: { [key in string]: string },
 /**
  * As in the last `call_state` event.
  */
-state: string, held_by?: string, muted: boolean, codec?: string, 
+state: string, held_by?: string, muted: boolean, 
+/**
+ * The call's received audio is recorded (`media.record_dir`), and the recording is
+ * paused (silence recorded).
+ */
+recorded: boolean, recording_paused: boolean, codec?: string, 
 /**
  * Unix milliseconds.
  */

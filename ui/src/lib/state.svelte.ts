@@ -242,6 +242,11 @@ export class AppState {
     });
   }
 
+  /** Pauses or resumes the recording; the `recording` event confirms it. */
+  toggleRecording(call: Call): Promise<boolean> {
+    return this.attempt(() => api.pauseRecording(call.id, !call.recordingPaused));
+  }
+
   /** Attended transfer, step 1: hold the customer, dial the colleague. */
   async consultWith(primary: Call, to: string): Promise<boolean> {
     const holdFirst = !heldLocally(primary);

@@ -26,6 +26,8 @@ export function callView(over: Partial<CallView> = {}): CallView {
     headers: MARIA_HEADERS,
     state: 'connected',
     muted: false,
+    recorded: false,
+    recording_paused: false,
     codec: 'PCMU',
     started_at: 1_700_000_000_000,
     connected_at: 1_700_000_002_000,
