@@ -19,9 +19,11 @@
 //!   lock-free rings between the device callbacks and the call; [`tones`]: the ringtone
 //!   and the speaker test.
 //!
+//! - [`reports`]: RTCP sender and receiver reports and the round-trip time
+//!   (RFC 3550 §6); [`quality`]: the E-model score of a call.
+//!
 //! What the full audio engine adds later: Opus (RFC 7587), SRTP with SDES keys
-//! (RFC 3711, RFC 4568), RTCP reports and RTT (RFC 3550 §6), a 48 kHz
-//! pipeline with a proper resampler.
+//! (RFC 3711, RFC 4568), a 48 kHz pipeline with a proper resampler.
 
 pub mod analysis;
 pub mod codec;
@@ -30,6 +32,7 @@ pub mod g711;
 pub mod jitter;
 pub mod media_description;
 pub mod quality;
+pub mod reports;
 pub mod rtp_session;
 pub mod sink;
 pub mod source;

@@ -16,6 +16,7 @@ use crate::device::DeviceNotice;
 use crate::jitter::{Insert, JitterBuffer, JitterConfig, JitterStats};
 use crate::media_description::{MediaDirection, MediaFormat};
 use crate::pacer::Pacer;
+use crate::reports::{Received, Reports, Sent};
 use crate::rtp_packet;
 use crate::sequence::SequenceTracker;
 use crate::sink::{AudioOutput, SinkError, WavRecorder};
@@ -128,7 +129,10 @@ pub struct CallQuality {
     pub target_ms: f64,
     pub send_kbps: f64,
     pub receive_kbps: f64,
-    /// The one-way delay the estimate assumes (client part: buffer, packet, devices).
+    /// Round-trip time from RTCP (RFC 3550 §6.4.1), once the peer reported on us.
+    pub rtt_ms: Option<f64>,
+    /// The one-way delay the estimate assumes: half the RTT (when known), the jitter
+    /// buffer, the packet time and the devices.
     pub one_way_ms: f64,
     pub mos: f64,
 }
@@ -174,6 +178,15 @@ pub struct MediaSession {
     stats: MediaStats,
     sender: Sender,
     receiver: Receiver,
+    /// RTCP (RFC 3550 §6), on the RTP port + 1 unless the peer's source says otherwise.
+    reports: Reports,
+    rtcp_remote: SocketAddr,
+    rtcp_latched: bool,
+}
+
+/// The peer's RTCP address by RFC 3550 §11: its RTP port + 1.
+fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
+    SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))
 }
 
 /// State of what we send.
@@ -305,7 +318,55 @@ impl MediaSession {
                 pcm: Vec::with_capacity(usize::from(format.samples_per_packet().get())),
             },
             receiver: Receiver::new(format.codec(), now),
+            // A random CNAME (RFC 7022 §4.1): it names nothing about the agent.
+            reports: Reports::new(
+                config.ssrc,
+                format!("{:016x}@parley", rand::random::<u64>()),
+                now,
+                std::time::SystemTime::now(),
+            ),
+            rtcp_remote: rtcp_of(config.remote),
+            rtcp_latched: false,
         }
+    }
+
+    /// The RTCP report due at `now`, and where to send it.
+    pub fn poll_transmit_rtcp(&mut self, now: Instant) -> Option<(SocketAddr, Vec<u8>)> {
+        if now < self.reports.due() {
+            return None;
+        }
+        let sent = (self.stats.packets_sent > 0 && self.direction.sends()).then(|| Sent {
+            rtp_time: self.timestamp_of(self.sender.pacer.next_index()),
+            // RTCP's counters are 32 bits and wrap (RFC 3550 §6.4.1).
+            packets: self.stats.packets_sent as u32,
+            octets: self.stats.bytes_sent as u32,
+        });
+        let received = match (self.receiver.ssrc, self.receiver.sequence.counts()) {
+            (Some(ssrc), Some((highest, expected, received))) => Some(Received {
+                ssrc,
+                highest,
+                expected,
+                received,
+                jitter: self.receiver.interarrival_jitter as u32,
+            }),
+            _ => None,
+        };
+        let packet = self.reports.build(now, sent, received);
+        Some((self.rtcp_remote, packet))
+    }
+
+    /// Takes a datagram that arrived at `now` from `from` on our RTCP port: only the
+    /// peer's address is listened to, and its port is where our reports go from then on.
+    pub fn handle_rtcp(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        if from.ip() != self.remote.ip() {
+            self.stats.packets_ignored += 1;
+            return;
+        }
+        if !self.rtcp_latched {
+            self.rtcp_latched = true;
+            self.rtcp_remote = from;
+        }
+        self.reports.handle(now, bytes);
     }
 
     // ----- Sending -------------------------------------------------------
@@ -348,10 +409,8 @@ impl MediaSession {
             .receives()
             .then_some(self.receiver.playout)
             .flatten();
-        match (send, play) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let reports = Some(self.reports.due());
+        [send, play, reports].into_iter().flatten().min()
     }
 
     /// Plays out the frames due at `now`: the jitter buffer's audio goes to the speaker
@@ -429,6 +488,8 @@ impl MediaSession {
     pub fn set_remote(&mut self, remote: SocketAddr) {
         self.remote = remote;
         self.receiver.latched = false;
+        self.rtcp_remote = rtcp_of(remote);
+        self.rtcp_latched = false;
     }
 
     /// A new format, from a re-INVITE. The SSRC, sequence numbers and RTP
@@ -586,6 +647,9 @@ impl MediaSession {
         if !receiver.latched {
             receiver.latched = true;
             self.remote = from;
+            if !self.rtcp_latched {
+                self.rtcp_remote = rtcp_of(from);
+            }
             tracing::debug!(%from, "remote media address latched");
             self.events
                 .push_back(MediaEvent::RemoteLatched { addr: from });
@@ -713,7 +777,11 @@ impl MediaSession {
         let kbps = |bytes: u64| bytes as f64 * 8.0 / seconds / 1000.0;
         let codec = self.format.codec();
         let rate = f64::from(codec.clock_rate());
-        let one_way_ms = buffer_ms + f64::from(self.format.ptime_ms()) + DEVICE_DELAY_MS;
+        let rtt_ms = self.reports.rtt().map(|d| d.as_secs_f64() * 1000.0);
+        let one_way_ms = rtt_ms.unwrap_or(0.0) / 2.0
+            + buffer_ms
+            + f64::from(self.format.ptime_ms())
+            + DEVICE_DELAY_MS;
         let loss = share(lost + late, expected);
         let burst =
             crate::quality::burst_ratio(lost, now_counters.bursts - before.bursts, expected);
@@ -733,6 +801,7 @@ impl MediaSession {
             target_ms: jitter.target_ms,
             send_kbps: kbps(now_counters.bytes_sent - before.bytes_sent),
             receive_kbps: kbps(now_counters.bytes_received - before.bytes_received),
+            rtt_ms,
             one_way_ms,
             mos: crate::quality::mos(r),
         }
@@ -1034,7 +1103,8 @@ mod tests {
         let mut config = config(Some(101));
         config.direction = MediaDirection::RecvOnly;
         let mut session = MediaSession::new(config, tone(), start);
-        assert_eq!(session.poll_timeout(), None);
+        // Only the RTCP report is ever due (receivers report too, RFC 3550 §6.4.2).
+        assert!(session.poll_timeout() >= Some(start + ms(1_250)));
         assert!(session.poll_transmit(start).is_none());
         assert_eq!(
             session.send_dtmf(DtmfDigit::try_from('1').unwrap()),

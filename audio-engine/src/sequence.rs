@@ -60,6 +60,15 @@ impl SequenceTracker {
         }
     }
 
+    /// For a reception report (RFC 3550 §6.4.1): the extended highest sequence number
+    /// received, and the packets expected and received, in the current run.
+    pub(crate) fn counts(&self) -> Option<(u32, u64, u64)> {
+        let run = self.run.as_ref()?;
+        let expected = (run.highest - run.base + 1).unsigned_abs();
+        // The extended number's 32 bits: cycles and the last sequence number (§6.4.1).
+        Some((run.highest as u32, expected, run.received))
+    }
+
     /// Packets lost so far, over all runs.
     pub(crate) fn lost(&self) -> u64 {
         self.lost_before + self.run.as_ref().map_or(0, Run::lost)

@@ -122,6 +122,13 @@ struct InFlight {
     to: usize,
     from: SocketAddr,
     bytes: Vec<u8>,
+    /// An RTCP datagram (to the peer's port + 1).
+    rtcp: bool,
+}
+
+/// The RTCP address that goes with an RTP address (RFC 3550 §11).
+fn rtcp_of(rtp: SocketAddr) -> SocketAddr {
+    SocketAddr::new(rtp.ip(), rtp.port() + 1)
 }
 
 /// Two peers and the datagrams between them.
@@ -160,6 +167,20 @@ impl Network {
                             to,
                             from: self.peers[from].addr,
                             bytes: bytes.clone(),
+                            rtcp: false,
+                        });
+                    }
+                }
+                // RTCP is never impaired here: it only measures.
+                while let Some((to_addr, bytes)) = self.peers[from].session.poll_transmit_rtcp(now)
+                {
+                    if let Some(to) = self.peers.iter().position(|p| rtcp_of(p.addr) == to_addr) {
+                        self.in_flight.push(InFlight {
+                            deliver_at: now + LATENCY,
+                            to,
+                            from: rtcp_of(self.peers[from].addr),
+                            bytes,
+                            rtcp: true,
                         });
                     }
                 }
@@ -170,8 +191,13 @@ impl Network {
             self.in_flight = later;
             for datagram in due {
                 let peer = &mut self.peers[datagram.to];
-                peer.session
-                    .handle_packet(now, datagram.from, &datagram.bytes);
+                if datagram.rtcp {
+                    peer.session
+                        .handle_rtcp(now, datagram.from, &datagram.bytes);
+                } else {
+                    peer.session
+                        .handle_packet(now, datagram.from, &datagram.bytes);
+                }
             }
             for peer in &mut self.peers {
                 peer.events
@@ -282,6 +308,28 @@ fn tones_and_digits_cross_a_clean_link() {
             assert_eq!(stats.packets_sent, peer.sent);
         }
         assert_eq!(b.session.stats().packets_received, a.sent);
+    }
+}
+
+/// RTCP reports cross the link both ways (the NATed peer's latched too), and each side
+/// measures the round trip: twice the link's 10 ms.
+#[test]
+fn reports_measure_the_round_trip_both_ways() {
+    let mut net = network(Codec::Pcmu, tone_1000());
+    net.run(Duration::from_secs(16), &mut |_, _| Fate::Deliver);
+    for peer in &net.peers {
+        let quality = peer
+            .events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                MediaEvent::Quality(q) => Some(*q),
+                _ => None,
+            })
+            .expect("quality reports");
+        let rtt = quality.rtt_ms.expect("an RTT");
+        assert!((19.0..=22.0).contains(&rtt), "{rtt}");
+        assert!(quality.mos > 4.3, "{quality:?}");
     }
 }
 

@@ -711,6 +711,7 @@ impl Engine {
                     target_ms: round(q.target_ms, 1),
                     send_kbps: round(q.send_kbps, 1),
                     receive_kbps: round(q.receive_kbps, 1),
+                    rtt_ms: q.rtt_ms.map(|r| round(r, 1)),
                     one_way_ms: round(q.one_way_ms, 1),
                     mos: round(q.mos, 2),
                 }));

@@ -1,5 +1,5 @@
-//! One task per call that moves RTP between a UDP socket and the audio engine's
-//! [`MediaSession`], paced by the session's own timer.
+//! One task per call that moves RTP and RTCP between two UDP sockets and the audio
+//! engine's [`MediaSession`], paced by the session's own timer.
 
 use crate::clock::sleep_until;
 use audio_engine::device::{self, DeviceChoice, DeviceNotice, OutputSpec, Playback};
@@ -32,25 +32,31 @@ pub enum MediaError {
     Recording(String),
 }
 
-/// An RTP socket bound for a call before its offer or answer is written.
+/// The RTP socket of a call, bound before its offer or answer is written, and its RTCP
+/// socket on the next port (RFC 3550 §11).
 pub struct MediaSocket {
     pub socket: UdpSocket,
+    pub rtcp: UdpSocket,
     pub port: u16,
 }
 
-/// Binds an even RTP port from `range` (RFC 3550 §11: RTP on even ports), starting at a
-/// random place so that consecutive calls do not reuse a port a late packet may still hit.
+/// Binds an even RTP port from `range` and the odd RTCP port after it (RFC 3550 §11),
+/// starting at a random place so that consecutive calls do not reuse a port a late packet
+/// may still hit.
 pub async fn bind(range: &RangeInclusive<u16>) -> Result<MediaSocket, MediaError> {
     let (low, high) = (*range.start(), *range.end());
     let evens = u32::from(high - low) / 2 + 1;
     let start: u32 = rand::random_range(0..evens);
     for i in 0..evens.min(200) {
         let port = low + u16::try_from(((start + i) % evens) * 2).unwrap_or(0);
-        if port > high {
+        if port >= high {
             continue;
         }
-        if let Ok(socket) = UdpSocket::bind(("0.0.0.0", port)).await {
-            return Ok(MediaSocket { socket, port });
+        let Ok(socket) = UdpSocket::bind(("0.0.0.0", port)).await else {
+            continue;
+        };
+        if let Ok(rtcp) = UdpSocket::bind(("0.0.0.0", port + 1)).await {
+            return Ok(MediaSocket { socket, rtcp, port });
         }
     }
     Err(MediaError::NoPort(range.clone()))
@@ -160,7 +166,7 @@ pub fn start(
     let (tx, rx) = mpsc::unbounded_channel();
     let port = socket.port;
     let span = tracing::info_span!("media", %call);
-    tokio::spawn(run(call, socket.socket, session, rx, reports).instrument(span));
+    tokio::spawn(run(call, socket, session, rx, reports).instrument(span));
     Ok(MediaHandle {
         control: tx,
         port,
@@ -226,12 +232,13 @@ fn device_lost(
 
 async fn run(
     call: CallHandle,
-    socket: UdpSocket,
+    MediaSocket { socket, rtcp, .. }: MediaSocket,
     mut session: MediaSession,
     mut control: mpsc::UnboundedReceiver<Control>,
     reports: mpsc::UnboundedSender<Report>,
 ) {
     let mut buf = vec![0u8; 2048];
+    let mut rtcp_buf = vec![0u8; 1500];
     loop {
         let wake = session.poll_timeout();
         tokio::select! {
@@ -239,6 +246,10 @@ async fn run(
                 Ok((n, from)) => session.handle_packet(Instant::now(), from, &buf[..n]),
                 // ICMP errors from a peer that is not listening yet are not fatal.
                 Err(e) => tracing::debug!(error = %e, "RTP receive"),
+            },
+            received = rtcp.recv_from(&mut rtcp_buf) => match received {
+                Ok((n, from)) => session.handle_rtcp(Instant::now(), from, &rtcp_buf[..n]),
+                Err(e) => tracing::debug!(error = %e, "RTCP receive"),
             },
             c = control.recv() => match c {
                 Some(Control::Update(m)) => match format(&m) {
@@ -270,6 +281,11 @@ async fn run(
         while let Some((to, packet)) = session.poll_transmit(now) {
             if let Err(e) = socket.send_to(&packet, to).await {
                 tracing::debug!(error = %e, %to, "RTP send");
+            }
+        }
+        while let Some((to, packet)) = session.poll_transmit_rtcp(now) {
+            if let Err(e) = rtcp.send_to(&packet, to).await {
+                tracing::debug!(error = %e, %to, "RTCP send");
             }
         }
         while let Some(event) = session.poll_event() {

@@ -301,7 +301,11 @@ pub struct CallQualityView {
     pub target_ms: f64,
     pub send_kbps: f64,
     pub receive_kbps: f64,
-    /// The one-way delay the estimate assumes (the client's part until RTCP), ms.
+    /// Round-trip time from RTCP, ms, once the peer reported on us.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub rtt_ms: Option<f64>,
+    /// The one-way delay the estimate assumes (half the RTT, buffer, packet, devices), ms.
     pub one_way_ms: f64,
     /// E-model (ITU-T G.107) mean opinion score, 1 to 4.5.
     pub mos: f64,

@@ -442,6 +442,16 @@ fn the_recording_pauses_for_card_numbers_and_a_silent_peer_is_reported() {
         |e| e["event"] == "media_inactivity" && e["inactive"] == false,
         wait::MEDIUM,
     );
+    // baresip's RTCP receiver reports give the round trip (loopback: about nothing).
+    let rated = seen(
+        &s.agent,
+        |e| e["event"] == "call_quality" && e["call"] == call && e["rtt_ms"].is_number(),
+        wait::MEDIUM,
+    );
+    assert!(
+        rated["rtt_ms"].as_f64().unwrap_or(f64::MAX) < 100.0,
+        "{rated}"
+    );
     s.agent.hangup(&call);
     s.agent.wait_call_state(&call, "ended", wait::MEDIUM);
 

@@ -120,7 +120,11 @@ loss_pct: number, late_pct: number, concealed_pct: number,
  */
 buffer_ms: number, target_ms: number, send_kbps: number, receive_kbps: number, 
 /**
- * The one-way delay the estimate assumes (the client's part until RTCP), ms.
+ * Round-trip time from RTCP, ms, once the peer reported on us.
+ */
+rtt_ms?: number, 
+/**
+ * The one-way delay the estimate assumes (half the RTT, buffer, packet, devices), ms.
  */
 one_way_ms: number, 
 /**
