@@ -22,8 +22,10 @@
 //! - [`reports`]: RTCP sender and receiver reports and the round-trip time
 //!   (RFC 3550 §6); [`quality`]: the E-model score of a call.
 //!
-//! What the full audio engine adds later: Opus (RFC 7587), SRTP with SDES keys
-//! (RFC 3711, RFC 4568), a 48 kHz pipeline with a proper resampler.
+//! - [`srtp`]: SRTP and SRTCP (RFC 3711) with the keys SDES negotiated (RFC 4568).
+//!
+//! What the full audio engine adds later: Opus (RFC 7587), a 48 kHz pipeline with a
+//! proper resampler.
 
 pub mod analysis;
 pub mod codec;
@@ -36,6 +38,7 @@ pub mod reports;
 pub mod rtp_session;
 pub mod sink;
 pub mod source;
+pub mod srtp;
 pub mod telephone_event;
 pub mod tones;
 

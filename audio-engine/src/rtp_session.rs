@@ -21,6 +21,7 @@ use crate::rtp_packet;
 use crate::sequence::SequenceTracker;
 use crate::sink::{AudioOutput, SinkError, WavRecorder};
 use crate::source::AudioSource;
+use crate::srtp::{Protection, SrtpKeys};
 use crate::telephone_event::{DtmfDigit, DtmfPacket, DtmfReceiver, DtmfSender, TelephoneEvent};
 
 /// Errors of this module.
@@ -50,6 +51,8 @@ pub struct MediaConfig {
     pub remote: SocketAddr,
     /// The negotiated direction.
     pub direction: MediaDirection,
+    /// SRTP keys, when SDES negotiated them.
+    pub srtp: Option<SrtpKeys>,
 }
 
 impl MediaConfig {
@@ -63,6 +66,7 @@ impl MediaConfig {
             format,
             remote,
             direction,
+            srtp: None,
         }
     }
 }
@@ -158,6 +162,8 @@ pub struct MediaStats {
     pub packets_lost: u64,
     /// Audio packets that arrived after their turn, or twice, and were dropped.
     pub packets_late: u64,
+    /// SRTP or SRTCP packets that failed authentication (or replays), dropped.
+    pub packets_unauthenticated: u64,
 }
 
 /// The RTP media of one call: G.711 audio and RFC 4733 DTMF both ways, with
@@ -182,6 +188,61 @@ pub struct MediaSession {
     reports: Reports,
     rtcp_remote: SocketAddr,
     rtcp_latched: bool,
+    /// SRTP (RFC 3711), when negotiated.
+    srtp: Security,
+}
+
+/// Whether and how media is protected.
+enum Security {
+    Plain,
+    Srtp(Box<Protection>),
+    /// SRTP was negotiated but could not be set up: nothing is sent or accepted, rather
+    /// than audio in the clear.
+    Broken,
+}
+
+impl Security {
+    fn of(keys: Option<SrtpKeys>) -> Security {
+        match keys.map(Protection::new) {
+            None => Security::Plain,
+            Some(Ok(p)) => Security::Srtp(Box::new(p)),
+            Some(Err(error)) => {
+                tracing::error!(%error, "SRTP not set up: media stops");
+                Security::Broken
+            }
+        }
+    }
+
+    fn keys(&self) -> Option<&SrtpKeys> {
+        match self {
+            Security::Srtp(p) => Some(p.keys()),
+            Security::Plain | Security::Broken => None,
+        }
+    }
+
+    /// A packet as it goes out (`rtcp`: SRTCP), or `None` when it must not.
+    fn protect(&mut self, packet: Vec<u8>, rtcp: bool) -> Option<Vec<u8>> {
+        match self {
+            Security::Plain => Some(packet),
+            Security::Srtp(p) if rtcp => p.protect_rtcp(&packet),
+            Security::Srtp(p) => p.protect_rtp(&packet),
+            Security::Broken => None,
+        }
+    }
+
+    /// A packet as it came in, in the clear, or `None` when it fails.
+    fn unprotect<'a>(
+        &mut self,
+        packet: &'a [u8],
+        rtcp: bool,
+    ) -> Option<std::borrow::Cow<'a, [u8]>> {
+        match self {
+            Security::Plain => Some(std::borrow::Cow::Borrowed(packet)),
+            Security::Srtp(p) if rtcp => p.unprotect_rtcp(packet).map(std::borrow::Cow::Owned),
+            Security::Srtp(p) => p.unprotect_rtp(packet).map(std::borrow::Cow::Owned),
+            Security::Broken => None,
+        }
+    }
 }
 
 /// The peer's RTCP address by RFC 3550 §11: its RTP port + 1.
@@ -327,7 +388,21 @@ impl MediaSession {
             ),
             rtcp_remote: rtcp_of(config.remote),
             rtcp_latched: false,
+            srtp: Security::of(config.srtp),
         }
+    }
+
+    /// New SRTP keys from a re-INVITE (`None`: plain RTP); the same keys keep the running
+    /// contexts, whose rollover counters must go on (RFC 3711 §3.3.1).
+    pub fn set_srtp(&mut self, keys: Option<SrtpKeys>) {
+        if self.srtp.keys() != keys.as_ref() {
+            self.srtp = Security::of(keys);
+        }
+    }
+
+    /// Whether media is SRTP.
+    pub fn is_secure(&self) -> bool {
+        self.srtp.keys().is_some()
     }
 
     /// The RTCP report due at `now`, and where to send it.
@@ -352,6 +427,7 @@ impl MediaSession {
             _ => None,
         };
         let packet = self.reports.build(now, sent, received);
+        let packet = self.srtp.protect(packet, true)?;
         Some((self.rtcp_remote, packet))
     }
 
@@ -362,11 +438,15 @@ impl MediaSession {
             self.stats.packets_ignored += 1;
             return;
         }
+        let Some(bytes) = self.srtp.unprotect(bytes, true) else {
+            self.stats.packets_unauthenticated += 1;
+            return;
+        };
         if !self.rtcp_latched {
             self.rtcp_latched = true;
             self.rtcp_remote = from;
         }
-        self.reports.handle(now, bytes);
+        self.reports.handle(now, &bytes);
     }
 
     // ----- Sending -------------------------------------------------------
@@ -391,6 +471,7 @@ impl MediaSession {
             Some((payload_type, packet)) => self.event_datagram(payload_type, &packet),
             None => self.audio_datagram(timestamp),
         };
+        let datagram = self.srtp.protect(datagram, false)?;
         self.stats.packets_sent += 1;
         self.stats.bytes_sent += datagram.len() as u64;
         Some((self.remote, datagram))
@@ -590,6 +671,12 @@ impl MediaSession {
     /// jitter buffer, which [`handle_timeout`](Self::handle_timeout) plays out;
     /// telephone events become digits.
     pub fn handle_packet(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let Some(bytes) = self.srtp.unprotect(bytes, false) else {
+            tracing::trace!(%from, len = bytes.len(), "SRTP packet failed authentication");
+            self.stats.packets_unauthenticated += 1;
+            return;
+        };
+        let bytes = &bytes[..];
         let Some(packet) = rtp_packet::parse(bytes) else {
             tracing::trace!(%from, len = bytes.len(), "malformed RTP dropped");
             self.stats.packets_malformed += 1;
@@ -989,6 +1076,7 @@ mod tests {
             format: MediaFormat::new(Codec::Pcmu, 0, telephone_event_pt, 20).unwrap(),
             remote: addr(PEER),
             direction: MediaDirection::SendRecv,
+            srtp: None,
         }
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use audio_engine::analysis::{dominant_frequency, rms};
 use audio_engine::source::Tone;
+use audio_engine::srtp::{SrtpKeys, Suite};
 use audio_engine::{
     AudioSource, Codec, DtmfDigit, MediaConfig, MediaDirection, MediaEvent, MediaFormat,
     MediaSession, WavRecorder,
@@ -236,6 +237,22 @@ fn network(codec: Codec, source_a: Box<dyn AudioSource + Send>) -> Network {
     }
 }
 
+/// SRTP keys as SDES would give A (`local` first) and B, the other way round.
+fn keys(suite: Suite, a: u8, b: u8) -> (SrtpKeys, SrtpKeys) {
+    (
+        SrtpKeys {
+            suite,
+            local: [a; 30],
+            remote: [b; 30],
+        },
+        SrtpKeys {
+            suite,
+            local: [b; 30],
+            remote: [a; 30],
+        },
+    )
+}
+
 fn tone_1000() -> Box<dyn AudioSource + Send> {
     Box::new(Tone::new(1_000.0, Tone::DEFAULT_AMPLITUDE).unwrap())
 }
@@ -309,6 +326,44 @@ fn tones_and_digits_cross_a_clean_link() {
         }
         assert_eq!(b.session.stats().packets_received, a.sent);
     }
+}
+
+/// SRTP both ways: the tone and the reports cross in the clear only for the two peers; a
+/// peer with the wrong key hears nothing and counts every packet as unauthenticated.
+#[test]
+fn srtp_carries_audio_and_reports_and_refuses_a_wrong_key() {
+    let mut net = network(Codec::Pcmu, tone_1000());
+    let (a, b) = keys(Suite::AesCm128HmacSha1_80, 0x11, 0x22);
+    net.peers[0].session.set_srtp(Some(a));
+    net.peers[1].session.set_srtp(Some(b));
+    net.run(Duration::from_secs(16), &mut |_, _| Fate::Deliver);
+    let heard = net.peers[1].recording.samples();
+    let freq = dominant_frequency(&heard, 8_000).unwrap();
+    assert!((freq - 1_000.0).abs() < 5.0, "{freq}");
+    for peer in &net.peers {
+        assert!(peer.session.is_secure());
+        assert_eq!(peer.session.stats().packets_unauthenticated, 0);
+        assert!(
+            peer.events
+                .iter()
+                .any(|e| matches!(e, MediaEvent::Quality(q) if q.rtt_ms.is_some())),
+            "SRTCP reports went through"
+        );
+    }
+
+    let mut net = network(Codec::Pcmu, tone_1000());
+    let (a, _) = keys(Suite::AesCm128HmacSha1_32, 0x11, 0x22);
+    let (_, wrong) = keys(Suite::AesCm128HmacSha1_32, 0x44, 0x22);
+    net.peers[0].session.set_srtp(Some(a));
+    net.peers[1].session.set_srtp(Some(wrong));
+    net.run(Duration::from_secs(1), &mut |_, _| Fate::Deliver);
+    let b = &net.peers[1];
+    assert!(b.session.stats().packets_unauthenticated >= 40);
+    assert_eq!(b.session.stats().packets_received, 0);
+    assert!(b
+        .events
+        .iter()
+        .all(|e| !matches!(e, MediaEvent::RemoteLatched { .. })));
 }
 
 /// RTCP reports cross the link both ways (the NATed peer's latched too), and each side

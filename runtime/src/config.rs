@@ -2,6 +2,7 @@
 //! validation into [`Settings`]. Every error names the key and the problem.
 
 use parley_core::agent::{AgentConfig, AgentState, NotReadyReason};
+use parley_core::sdp::crypto::SrtpPolicy;
 use parley_core::sdp::{CodecPref, MediaConfig};
 use parley_core::sip::target::TransportKind;
 use parley_core::sip::trust::Network;
@@ -226,6 +227,9 @@ pub struct MediaSettings {
     pub dtmf: DtmfMode,
     /// Seconds without RTP (both ways flowing) before a `media_inactivity` event; 0: never.
     pub rtp_timeout_seconds: u64,
+    /// SDES-SRTP: `off`, `optional` (offered and accepted when signalling is TLS) or
+    /// `required` (TLS only; calls without keys are refused).
+    pub srtp: String,
 }
 
 impl Default for MediaSettings {
@@ -238,6 +242,7 @@ impl Default for MediaSettings {
             record_dir: None,
             dtmf: DtmfMode::Auto,
             rtp_timeout_seconds: 10,
+            srtp: "optional".into(),
         }
     }
 }
@@ -408,6 +413,25 @@ impl Config {
                 "a sips: registrar or proxy needs tls",
             ));
         }
+        // SDES keys travel in the SDP: only over TLS are they kept from the network.
+        let tls = transport == Some(TransportKind::Tls) || next_hop.scheme == Scheme::Sips;
+        let srtp = match (self.media.srtp.as_str(), tls) {
+            ("off", _) | ("optional", false) => SrtpPolicy::Off,
+            ("optional", true) => SrtpPolicy::Optional,
+            ("required", true) => SrtpPolicy::Required,
+            ("required", false) => {
+                return Err(ConfigError::new(
+                    "media.srtp",
+                    "required SRTP needs account.transport = \"tls\" (SDES keys must not cross the network in the clear)",
+                ))
+            }
+            (other, _) => {
+                return Err(ConfigError::new(
+                    "media.srtp",
+                    format!("{other:?} is not off, optional or required"),
+                ))
+            }
+        };
         if !(10..=86_400).contains(&a.expires) {
             return Err(ConfigError::new(
                 "account.expires",
@@ -563,6 +587,7 @@ impl Config {
             rtp_ports,
             media: MediaConfig {
                 codecs,
+                srtp,
                 ..MediaConfig::default()
             },
             source,
@@ -740,6 +765,10 @@ mod tests {
         assert_eq!(err("[media]\nsource = \"tone:abc\"\n").key, "media.source");
         assert_eq!(err("[media]\noutput = \"speaker\"\n").key, "media.output");
         assert_eq!(err("[media]\nrtp_ports = \"9-8\"\n").key, "media.rtp_ports");
+        assert_eq!(err("[media]\nsrtp = \"maybe\"\n").key, "media.srtp");
+        // Keys in the SDP need TLS: required SRTP over UDP is refused...
+        let e = err("[media]\nsrtp = \"required\"\n");
+        assert!(e.problem.contains("tls"), "{e}");
         assert_eq!(
             err("[account.password]\nenv = \"A\"\nfile = \"/x\"\n").key,
             "account.password"
@@ -748,6 +777,27 @@ mod tests {
         assert!(err("[agent]\nbusy_status = 200\n")
             .to_string()
             .starts_with("config error: agent.busy_status: "));
+    }
+
+    #[test]
+    fn srtp_is_offered_only_over_tls() {
+        let policy = |extra: &str| {
+            Config::parse(&format!("{MINIMAL}{extra}"))
+                .and_then(Config::validate)
+                .unwrap()
+                .media
+                .srtp
+        };
+        assert_eq!(policy(""), SrtpPolicy::Off, "optional, but over UDP");
+        assert_eq!(policy("transport = \"tls\"\n"), SrtpPolicy::Optional);
+        assert_eq!(
+            policy("transport = \"tls\"\n[media]\nsrtp = \"required\"\n"),
+            SrtpPolicy::Required
+        );
+        assert_eq!(
+            policy("transport = \"tls\"\n[media]\nsrtp = \"off\"\n"),
+            SrtpPolicy::Off
+        );
     }
 
     #[test]

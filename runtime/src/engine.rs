@@ -1083,6 +1083,7 @@ impl Engine {
             recording: handle
                 .and_then(|h| h.recording.as_ref())
                 .map(|p| p.display().to_string()),
+            srtp: m.srtp.as_ref().map(|k| k.suite.name().to_owned()),
         });
     }
 

@@ -120,6 +120,20 @@ fn format(m: &NegotiatedMedia) -> Result<MediaFormat, MediaError> {
         .map_err(|e| MediaError::Format(e.to_string()))
 }
 
+/// The audio engine's SRTP keys for what SDES negotiated.
+fn srtp_keys(m: &NegotiatedMedia) -> Option<audio_engine::srtp::SrtpKeys> {
+    use audio_engine::srtp::{SrtpKeys, Suite};
+    use parley_core::sdp::crypto::SrtpSuite;
+    m.srtp.as_ref().map(|k| SrtpKeys {
+        suite: match k.suite {
+            SrtpSuite::AesCm128HmacSha1_80 => Suite::AesCm128HmacSha1_80,
+            SrtpSuite::AesCm128HmacSha1_32 => Suite::AesCm128HmacSha1_32,
+        },
+        local: k.local,
+        remote: k.remote,
+    })
+}
+
 /// Where a call's audio comes from and goes to.
 pub struct Audio<'a> {
     pub source: &'a SourceSpec,
@@ -147,7 +161,10 @@ pub fn start(
         recording,
         rtp_timeout,
     } = audio;
-    let config = MediaConfig::new(format(media)?, media.remote, direction(media.direction));
+    let config = MediaConfig {
+        srtp: srtp_keys(media),
+        ..MediaConfig::new(format(media)?, media.remote, direction(media.direction))
+    };
     let source = open_source(call, source, &reports)?;
     let mut session = MediaSession::new(config, source, Instant::now());
     session.set_player(open_output(call, output, &reports));
@@ -257,6 +274,7 @@ async fn run(
                         session.update(f);
                         session.set_remote(m.remote);
                         session.set_direction(direction(m.direction));
+                        session.set_srtp(srtp_keys(&m));
                     }
                     Err(e) => tracing::warn!(error = %e, "media update ignored"),
                 },

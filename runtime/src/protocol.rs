@@ -205,6 +205,10 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         #[ts(optional)]
         recording: Option<String>,
+        /// The SRTP suite when media is encrypted (SDES, RFC 4568).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        srtp: Option<String>,
     },
     Dtmf {
         call: String,

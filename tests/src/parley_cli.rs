@@ -125,6 +125,8 @@ pub struct MediaConfig {
     pub dtmf: Option<String>,
     /// Seconds without RTP before `media_inactivity`; 0 never.
     pub rtp_timeout_seconds: Option<u64>,
+    /// `off` | `optional` | `required`.
+    pub srtp: Option<String>,
 }
 
 /// `[agent]`.
@@ -268,6 +270,12 @@ impl ParleyConfig {
     /// `media.dtmf`.
     pub fn dtmf(mut self, mode: &str) -> Self {
         self.media.dtmf = Some(mode.to_owned());
+        self
+    }
+
+    /// `media.srtp`.
+    pub fn srtp(mut self, policy: &str) -> Self {
+        self.media.srtp = Some(policy.to_owned());
         self
     }
 
@@ -473,6 +481,7 @@ impl ParleyConfig {
             "rtp_timeout_seconds",
             m.rtp_timeout_seconds.map(|s| s.to_string()),
         );
+        kv(&mut toml, "srtp", m.srtp.as_deref().map(toml_str));
 
         let g = &self.agent;
         toml.push_str("\n[agent]\n");

@@ -8,6 +8,7 @@
 //! Parsing and printing go through the `sdp` crate; see `remote` for how real-world SDP is
 //! made acceptable to it.
 
+pub mod crypto;
 mod direction;
 mod remote;
 
@@ -17,6 +18,7 @@ use ::sdp::description::common::{Address, Attribute, ConnectionInformation};
 use ::sdp::description::media::{MediaDescription, MediaName, RangedPort};
 use ::sdp::description::session::{Origin, SessionDescription, TimeDescription, Timing};
 
+use crypto::{Crypto, SrtpKeys, SrtpPolicy, SrtpSuite};
 pub use direction::Direction;
 use remote::{RemoteDescription, RemoteMedia, FIRST_DYNAMIC_PT};
 
@@ -32,8 +34,9 @@ pub enum SdpError {
     #[error("no audio codec in common")]
     NoCommonCodec,
     /// The offer has no audio stream we can carry: no audio at all, only disabled streams
-    /// (port 0), or only profiles other than RTP/AVP such as RTP/SAVP (answer 488).
-    #[error("the offer has no usable RTP/AVP audio stream")]
+    /// (port 0), or only other profiles, RTP/SAVP included when our SRTP is off or the
+    /// offer's keys are unusable (answer 488).
+    #[error("the offer has no usable audio stream")]
     NoAudio,
     /// The answer set our audio stream's port to 0 (RFC 3264 §6).
     #[error("the answer rejected the audio stream")]
@@ -49,6 +52,10 @@ pub enum SdpError {
     /// (RFC 3261 §14.2) or [`SdpSession::abandon_offer`] first.
     #[error("an offer of ours is still unanswered")]
     OfferPending,
+    /// SRTP is required and the other side offered or answered no usable key, or it asks
+    /// for SRTP (RTP/SAVP) and ours is off (answer 488).
+    #[error("SRTP: {0}")]
+    Srtp(&'static str),
 }
 
 /// An audio codec we can send and receive.
@@ -105,6 +112,8 @@ pub struct MediaConfig {
     pub telephone_event: bool,
     /// Packetization we ask the peer to use (`a=ptime`, RFC 4566 §6).
     pub ptime_ms: u32,
+    /// SDES-SRTP (RFC 4568); keys come from [`SdpSession::set_srtp_key`].
+    pub srtp: SrtpPolicy,
 }
 
 impl Default for MediaConfig {
@@ -114,6 +123,7 @@ impl Default for MediaConfig {
             codecs: vec![CodecPref::pcmu(), CodecPref::pcma()],
             telephone_event: true,
             ptime_ms: 20,
+            srtp: SrtpPolicy::Off,
         }
     }
 }
@@ -133,6 +143,8 @@ pub struct NegotiatedMedia {
     pub direction: Direction,
     /// Packetization to send with: the peer's `a=ptime` if sensible, else ours.
     pub ptime_ms: u32,
+    /// SRTP keys, when both sides agreed on a suite.
+    pub srtp: Option<SrtpKeys>,
 }
 
 /// Our events for `telephone-event`: the DTMF digits 0-9, *, #, A-D and flash (RFC 4733
@@ -158,6 +170,8 @@ pub struct SdpSession {
     offer: Option<PendingOffer>,
     remote: Option<RemoteDescription>,
     negotiated: Option<NegotiatedMedia>,
+    /// Our SRTP master key and salt, the same for the whole call.
+    srtp_key: Option<[u8; crypto::KEY_LEN]>,
 }
 
 /// The m-lines of a description: ours (audio) at `audio`, rejected ones elsewhere.
@@ -183,6 +197,8 @@ struct PendingOffer {
     layout: Layout,
     codecs: Vec<CodecPref>,
     telephone_event_pt: Option<u8>,
+    /// We offered SDES keys.
+    crypto: bool,
     answered: bool,
 }
 
@@ -191,6 +207,9 @@ struct AudioLine<'a> {
     codecs: &'a [CodecPref],
     telephone_event_pt: Option<u8>,
     direction: Direction,
+    /// `RTP/AVP` or `RTP/SAVP`.
+    proto: &'a str,
+    crypto: Vec<Crypto>,
 }
 
 impl SdpSession {
@@ -210,6 +229,24 @@ impl SdpSession {
             offer: None,
             remote: None,
             negotiated: None,
+            srtp_key: None,
+        }
+    }
+
+    /// Our SRTP master key and salt for this call (random, from the caller): offered and
+    /// answered when the policy allows.
+    pub fn set_srtp_key(&mut self, key: [u8; crypto::KEY_LEN]) {
+        self.srtp_key = Some(key);
+    }
+
+    /// The `a=crypto` lines we offer: every suite, with our key.
+    fn offered_crypto(&self) -> Vec<Crypto> {
+        match (self.config.srtp, self.srtp_key) {
+            (SrtpPolicy::Off, _) | (_, None) => Vec::new(),
+            (_, Some(key)) => (1..)
+                .zip(SrtpSuite::ALL)
+                .map(|(tag, suite)| Crypto { tag, suite, key })
+                .collect(),
         }
     }
 
@@ -241,12 +278,21 @@ impl SdpSession {
         let codecs = self.config.codecs.clone();
         let telephone_event_pt = self.offer_telephone_event_pt();
         let layout = self.layout.clone();
+        let crypto = self.offered_crypto();
+        let proto = if self.config.srtp == SrtpPolicy::Required && !crypto.is_empty() {
+            "RTP/SAVP"
+        } else {
+            "RTP/AVP"
+        };
+        let offered_crypto = !crypto.is_empty();
         let text = self.describe(
             &layout,
             &AudioLine {
                 codecs: &codecs,
                 telephone_event_pt,
                 direction: want,
+                proto,
+                crypto,
             },
         );
         self.offer = Some(PendingOffer {
@@ -254,6 +300,7 @@ impl SdpSession {
             layout,
             codecs,
             telephone_event_pt,
+            crypto: offered_crypto,
             answered: false,
         });
         text
@@ -315,6 +362,27 @@ impl SdpSession {
         let telephone_event_pt = offer
             .telephone_event_pt
             .and_then(|_| telephone_event(media.payload_types(), encoding, codec.clock_rate));
+        // The answer picks one of the suites we offered, by its tag, with the peer's key.
+        let srtp = match (offer.crypto, self.srtp_key) {
+            (true, Some(local)) => media
+                .cryptos
+                .iter()
+                .find(|c| {
+                    SrtpSuite::ALL
+                        .iter()
+                        .position(|s| *s == c.suite)
+                        .is_some_and(|i| i + 1 == c.tag as usize)
+                })
+                .map(|c| SrtpKeys {
+                    suite: c.suite,
+                    local,
+                    remote: c.key,
+                }),
+            _ => None,
+        };
+        if srtp.is_none() && self.config.srtp == SrtpPolicy::Required {
+            return Err(SdpError::Srtp("the answer has no SRTP key for our offer"));
+        }
         let negotiated = self.negotiated_media(
             media,
             codec,
@@ -322,6 +390,7 @@ impl SdpSession {
             offer
                 .direction
                 .intersect(media.effective_direction().reverse()),
+            srtp,
         )?;
 
         let layout = offer.layout.clone();
@@ -365,7 +434,30 @@ impl SdpSession {
             None
         };
         let direction = media.effective_direction().reverse().intersect(want);
-        let negotiated = self.negotiated_media(media, codec, telephone_event_pt, direction)?;
+        let secure = media.proto.eq_ignore_ascii_case("RTP/SAVP");
+        // The first line of the offer with a suite we have, answered with our key.
+        let chosen = match (self.config.srtp, self.srtp_key) {
+            (SrtpPolicy::Off, _) | (_, None) => None,
+            (_, Some(key)) => media.cryptos.first().map(|c| Crypto {
+                tag: c.tag,
+                suite: c.suite,
+                key,
+            }),
+        };
+        // (An RTP/SAVP stream without a usable key was not chosen: see `can_carry`.)
+        if chosen.is_none() && self.config.srtp == SrtpPolicy::Required {
+            return Err(SdpError::Srtp("SRTP is required and the offer has no key"));
+        }
+        let srtp = chosen.as_ref().and_then(|ours| {
+            let theirs = media.cryptos.iter().find(|c| c.tag == ours.tag)?;
+            Some(SrtpKeys {
+                suite: ours.suite,
+                local: ours.key,
+                remote: theirs.key,
+            })
+        });
+        let negotiated =
+            self.negotiated_media(media, codec, telephone_event_pt, direction, srtp)?;
 
         let layout = Layout {
             lines: remote
@@ -390,6 +482,8 @@ impl SdpSession {
                 codecs: std::slice::from_ref(&negotiated.codec),
                 telephone_event_pt,
                 direction,
+                proto: if secure { "RTP/SAVP" } else { "RTP/AVP" },
+                crypto: chosen.into_iter().collect(),
             },
         );
         self.layout = layout;
@@ -432,7 +526,7 @@ impl SdpSession {
             .collect();
         let mut audio_offered = false;
         for (index, media) in remote.media.iter().enumerate() {
-            if !media.is_usable_audio() {
+            if !media.is_usable_audio() || !self.can_carry(media) {
                 continue;
             }
             audio_offered = true;
@@ -453,12 +547,22 @@ impl SdpSession {
         })
     }
 
+    /// Whether we can carry a stream's profile: RTP/AVP always, RTP/SAVP with SRTP on, a
+    /// key of ours and a usable key of the offerer's (RFC 4568 §7.1.2).
+    fn can_carry(&self, media: &RemoteMedia) -> bool {
+        !media.proto.eq_ignore_ascii_case("RTP/SAVP")
+            || (self.config.srtp != SrtpPolicy::Off
+                && self.srtp_key.is_some()
+                && !media.cryptos.is_empty())
+    }
+
     fn negotiated_media(
         &self,
         media: &RemoteMedia,
         codec: CodecPref,
         telephone_event_pt: Option<u8>,
         direction: Direction,
+        srtp: Option<SrtpKeys>,
     ) -> Result<NegotiatedMedia, SdpError> {
         let address = media.address.ok_or(SdpError::Malformed(
             "an active stream has no c= line".to_owned(),
@@ -472,6 +576,7 @@ impl SdpSession {
                 .ptime
                 .filter(|p| SENSIBLE_PTIME_MS.contains(p))
                 .unwrap_or(self.config.ptime_ms),
+            srtp,
         })
     }
 
@@ -571,10 +676,13 @@ impl SdpSession {
         }
         attributes.push(attribute("ptime", self.config.ptime_ms.to_string()));
         attributes.push(Attribute::new(audio.direction.as_str().to_owned(), None));
+        for crypto in &audio.crypto {
+            attributes.push(attribute("crypto", crypto.to_value()));
+        }
         media_description(
             "audio",
             self.local_rtp.port(),
-            "RTP/AVP",
+            audio.proto,
             formats,
             attributes,
         )

@@ -77,6 +77,8 @@ pub(super) struct RemoteMedia {
     pub direction: Direction,
     pub rtpmaps: Vec<RtpMap>,
     pub ptime: Option<u32>,
+    /// The usable `a=crypto` lines (RFC 4568), in the offerer's order of preference.
+    pub cryptos: Vec<super::crypto::Crypto>,
 }
 
 /// `a=rtpmap:<payload type> <encoding name>/<clock rate>[/<channels>]` (RFC 4566 §6).
@@ -88,12 +90,13 @@ pub(super) struct RtpMap {
 }
 
 impl RemoteMedia {
-    /// A stream we can carry: audio over plain RTP/AVP with a port (RFC 3264 §6: port 0
-    /// means the offerer does not want the stream). SRTP profiles are not offered by us and
-    /// are rejected like any other unknown protocol.
+    /// A stream we can carry: audio over RTP/AVP or RTP/SAVP with a port (RFC 3264 §6:
+    /// port 0 means the offerer does not want the stream); whether the keys of RTP/SAVP
+    /// suit us is the session's call.
     pub fn is_usable_audio(&self) -> bool {
         self.kind.eq_ignore_ascii_case("audio")
-            && self.proto.eq_ignore_ascii_case("RTP/AVP")
+            && (self.proto.eq_ignore_ascii_case("RTP/AVP")
+                || self.proto.eq_ignore_ascii_case("RTP/SAVP"))
             && self.port != 0
     }
 
@@ -180,6 +183,11 @@ pub(super) fn parse(text: &str) -> Result<RemoteDescription, SdpError> {
                 .iter()
                 .find(|a| a.key.eq_ignore_ascii_case("ptime"))
                 .and_then(|a| a.value.as_deref()?.trim().parse().ok()),
+            cryptos: attributes
+                .iter()
+                .filter(|a| a.key.eq_ignore_ascii_case("crypto"))
+                .filter_map(|a| super::crypto::Crypto::parse(a.value.as_deref()?))
+                .collect(),
         });
     }
     Ok(RemoteDescription { origin, media })

@@ -85,6 +85,7 @@ fn round_trip_between_two_sessions() {
         telephone_event_pt: Some(101),
         direction: SendRecv,
         ptime_ms: 20,
+        srtp: None,
     };
     assert_eq!(at_alice, expected(BOB));
     assert_eq!(at_bob, expected(ALICE));
@@ -102,6 +103,7 @@ fn answerer_picks_its_own_preference_and_offerer_follows() {
             codecs: vec![CodecPref::pcma(), CodecPref::pcmu()],
             telephone_event: false,
             ptime_ms: 30,
+            srtp: SrtpPolicy::Off,
         },
     );
     let (at_alice, at_bob) = exchange(&mut alice, SendRecv, &mut bob, SendRecv);
@@ -450,6 +452,7 @@ fn baresip_offer() {
             telephone_event_pt: Some(101),
             direction: SendRecv,
             ptime_ms: 20,
+            srtp: None,
         }
     );
     assert_eq!(
@@ -680,4 +683,87 @@ proptest! {
         alice.create_offer(want);
         let _ = alice.process_answer(&text);
     }
+}
+
+fn secure(id: u64, local: &str, policy: SrtpPolicy, key: u8) -> SdpSession {
+    let mut s = SdpSession::new(
+        id,
+        addr(local),
+        MediaConfig {
+            srtp: policy,
+            ..MediaConfig::default()
+        },
+    );
+    s.set_srtp_key([key; crypto::KEY_LEN]);
+    s
+}
+
+#[test]
+fn sdes_keys_are_exchanged_and_mirrored() {
+    let mut alice = secure(1, ALICE, SrtpPolicy::Optional, 0xA1);
+    let mut bob = secure(2, BOB, SrtpPolicy::Optional, 0xB2);
+    let offer = alice.create_offer(SendRecv);
+    assert!(offer.contains("m=audio 40000 RTP/AVP "), "{offer}");
+    assert!(
+        offer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"),
+        "{offer}"
+    );
+    assert!(
+        offer.contains("a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:"),
+        "{offer}"
+    );
+    let (answer, answered) = bob.process_offer(&offer, SendRecv).unwrap();
+    assert_eq!(answer.matches("a=crypto:").count(), 1, "{answer}");
+    assert!(answer.contains("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
+    let offered = alice.process_answer(&answer).unwrap();
+    let (a, b) = (offered.srtp.unwrap(), answered.srtp.unwrap());
+    assert_eq!(
+        (a.suite, a.local, a.remote),
+        (SrtpSuite::AesCm128HmacSha1_80, [0xA1; 30], [0xB2; 30])
+    );
+    assert_eq!((b.local, b.remote), (a.remote, a.local));
+    // A re-offer keeps the key: SRTP contexts (and their rollover counters) go on.
+    let (again, _) = exchange(&mut alice, SendOnly, &mut bob, SendRecv);
+    assert_eq!(again.srtp.unwrap().local, [0xA1; 30]);
+}
+
+#[test]
+fn required_srtp_offers_savp_and_refuses_calls_without_keys() {
+    let mut alice = secure(1, ALICE, SrtpPolicy::Required, 0xA1);
+    let offer = alice.create_offer(SendRecv);
+    assert!(offer.contains("RTP/SAVP"), "{offer}");
+    // A plain answerer cannot take RTP/SAVP; an optional one answers in kind.
+    assert_eq!(
+        session(2, BOB).process_offer(&offer, SendRecv).unwrap_err(),
+        SdpError::NoAudio
+    );
+    let (answer, _) = secure(3, BOB, SrtpPolicy::Optional, 0xB2)
+        .process_offer(&offer, SendRecv)
+        .unwrap();
+    assert!(answer.contains("m=audio 50000 RTP/SAVP "), "{answer}");
+    // A plain offer to a requiring answerer: 488.
+    let plain = session(4, BOB).create_offer(SendRecv);
+    assert_eq!(
+        secure(5, ALICE, SrtpPolicy::Required, 1)
+            .process_offer(&plain, SendRecv)
+            .unwrap_err(),
+        SdpError::Srtp("SRTP is required and the offer has no key")
+    );
+    // An answer that drops the keys fails a requiring offerer; an optional one goes plain.
+    let mut plain_bob = session(6, BOB);
+    let mut optional = secure(7, ALICE, SrtpPolicy::Optional, 1);
+    let (negotiated, _) = exchange(&mut optional, SendRecv, &mut plain_bob, SendRecv);
+    assert_eq!(negotiated.srtp, None);
+    let (answer, _) = session(8, BOB)
+        .process_offer(&optional.create_offer(SendRecv), SendRecv)
+        .unwrap();
+    assert!(!answer.contains("a=crypto"));
+    let mut requiring = secure(9, ALICE, SrtpPolicy::Required, 1);
+    requiring.create_offer(SendRecv);
+    assert_eq!(
+        requiring
+            .process_answer(&answer.replace("RTP/AVP", "RTP/SAVP"))
+            .unwrap_err(),
+        SdpError::Srtp("the answer has no SRTP key for our offer")
+    );
 }

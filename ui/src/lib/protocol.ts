@@ -17,7 +17,11 @@ server: string, local?: string, reason?: string, } | { "event": "registration", 
 /**
  * What was dialled: a number or a SIP address.
  */
-to: string, } | { "event": "call_state", call: string, state: string, held_by?: string, reason?: string, code?: number, } | { "event": "call_deflected", from: string, reason: string, code: number, } | { "event": "media", call: string, codec: string, local: string, remote: string, direction: string, recording?: string, } | { "event": "dtmf", call: string, digit: string, method: string, } | { "event": "audio_device", call: string, direction: string, state: string, device: string, name?: string, 
+to: string, } | { "event": "call_state", call: string, state: string, held_by?: string, reason?: string, code?: number, } | { "event": "call_deflected", from: string, reason: string, code: number, } | { "event": "media", call: string, codec: string, local: string, remote: string, direction: string, recording?: string, 
+/**
+ * The SRTP suite when media is encrypted (SDES, RFC 4568).
+ */
+srtp?: string, } | { "event": "dtmf", call: string, digit: string, method: string, } | { "event": "audio_device", call: string, direction: string, state: string, device: string, name?: string, 
 /**
  * The device chosen is missing and the system default stands in.
  */

@@ -124,6 +124,18 @@ impl Core {
         format!("{:024x}", v >> 32)
     }
 
+    /// The offer/answer state of a new call at `local_media`, with a random SRTP master
+    /// key and salt when SRTP may be used (RFC 4568 §6.1: a fresh key per session).
+    pub fn sdp_session(&mut self, local_media: SocketAddr) -> crate::sdp::SdpSession {
+        let session_id = self.rng.random::<u32>().into();
+        let mut sdp =
+            crate::sdp::SdpSession::new(session_id, local_media, self.config.media.clone());
+        if self.config.media.srtp != crate::sdp::crypto::SrtpPolicy::Off {
+            sdp.set_srtp_key(self.rng.random());
+        }
+        sdp
+    }
+
     pub fn branch(&mut self) -> String {
         format!("{BRANCH_COOKIE}{}", self.token())
     }

@@ -7,14 +7,13 @@ use super::{
     active, Availability, CallHandle, CommandError, DeflectReason, EndReason, IncomingCall,
     PrackMode, UaEvent, UserAgent,
 };
-use crate::sdp::{SdpError, SdpSession};
+use crate::sdp::SdpError;
 use crate::sip::dialog::{Dialog, DialogState};
 use crate::sip::header::{self, make};
 use crate::sip::message::Request;
 use crate::sip::refer::Replaces;
 use crate::sip::session_timer;
 use crate::sip::transaction::ServerKey;
-use rand::RngExt;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -89,11 +88,7 @@ impl UserAgent {
         // Check the offer now, so that a call we could not answer never rings (§13.3.1.3
         // allows 488 at once).
         if let Some(offer) = &offer {
-            let mut probe = SdpSession::new(
-                0,
-                SocketAddr::from(([0, 0, 0, 0], 9)),
-                self.core.config.media.clone(),
-            );
+            let mut probe = self.core.sdp_session(SocketAddr::from(([0, 0, 0, 0], 9)));
             if let Err(e) = probe.process_offer(offer, crate::sdp::Direction::SendRecv) {
                 let (code, phrase) = sdp_rejection(&e);
                 self.core.reply_with(
@@ -216,10 +211,9 @@ impl UserAgent {
         local_media: SocketAddr,
     ) -> Result<(), CommandError> {
         let supported = self.core.supported();
-        let media_config = self.core.config.media.clone();
         let t1 = self.core.config.timers.t1;
         let t2 = self.core.config.timers.t2;
-        let session_id: u64 = self.core.rng.random::<u32>().into();
+        let mut sdp = self.core.sdp_session(local_media);
         let call = active(&mut self.calls, handle)?;
         if call.phase != Phase::Offered {
             return Err(CommandError::InvalidState(handle));
@@ -228,7 +222,6 @@ impl UserAgent {
             .invite_server
             .clone()
             .ok_or(CommandError::InvalidState(handle))?;
-        let mut sdp = SdpSession::new(session_id, local_media, media_config);
         let (body, media) = match call.remote_offer.clone() {
             Some(offer) => match sdp.process_offer(&offer, call.wanted_direction()) {
                 Ok((answer, media)) => (answer, Some(media)),

@@ -5,7 +5,7 @@ use super::call::{Call, Phase, Role};
 use super::core::{Owner, Purpose};
 use super::{CallHandle, CallState, CommandError, DialOptions, EndReason, UaEvent, UserAgent};
 use crate::link::{self, DialTarget};
-use crate::sdp::{Direction, SdpSession};
+use crate::sdp::Direction;
 use crate::sip::builder;
 use crate::sip::dialog::{Dialog, DialogState};
 use crate::sip::header::{self, make};
@@ -13,7 +13,6 @@ use crate::sip::message::{Method, Request, Response};
 use crate::sip::name_addr::{NameAddr, Uri};
 use crate::sip::session_timer;
 use crate::sip::uri::SipUri;
-use rand::RngExt;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -35,8 +34,7 @@ impl UserAgent {
         let handle = self.new_handle();
         let call_id = self.core.token();
         let local_tag = self.core.token();
-        let session_id = self.core.rng.random::<u32>().into();
-        let mut sdp = SdpSession::new(session_id, local_media, self.core.config.media.clone());
+        let mut sdp = self.core.sdp_session(local_media);
         let offer = sdp.create_offer(Direction::SendRecv);
         let from = options
             .caller
